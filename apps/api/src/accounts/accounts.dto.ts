@@ -1,0 +1,79 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+
+export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+
+export class CreateAccountDto {
+  @ApiPropertyOptional({ example: 'acme-corp', description: 'Chosen id; generated (acct_...) when absent', pattern: ACCOUNT_ID_PATTERN.source })
+  @IsOptional()
+  @IsString()
+  @Matches(ACCOUNT_ID_PATTERN, { message: 'account_id must be 1-64 characters of A-Z a-z 0-9 _ . : - starting with a letter or digit' })
+  account_id?: string;
+
+  @ApiProperty({ example: 'Acme Corp' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  name: string;
+}
+
+export const CREDIT_KINDS = ['purchase', 'promotional', 'refund', 'adjustment'] as const;
+export type CreditKind = (typeof CREDIT_KINDS)[number];
+
+export class CreateCreditDto {
+  @ApiProperty({ example: '25.00', description: 'Decimal string in USD, at most 18 decimals; only an adjustment may be negative' })
+  @IsString({ message: 'amount must be a decimal string such as "25.00"' })
+  amount: string;
+
+  @ApiProperty({ enum: CREDIT_KINDS, example: 'purchase' })
+  @IsIn(CREDIT_KINDS)
+  kind: CreditKind;
+
+  @ApiPropertyOptional({ example: 'stripe:pi_3N2', description: 'Free text shown on the ledger, e.g. a payment id' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(500)
+  reference?: string;
+}
+
+export class AccountResponse {
+  @ApiProperty({ example: 'acme-corp' }) account_id: string;
+  @ApiProperty({ example: 'Acme Corp' }) name: string;
+  @ApiProperty({ example: 'USD' }) currency: string;
+  @ApiProperty({ example: '24.99999993' }) balance: string;
+  @ApiProperty({ enum: ['active', 'depleted'] }) status: 'active' | 'depleted';
+  @ApiProperty() created_at: string;
+}
+
+export class BalanceResponse {
+  @ApiProperty({ example: 'acme-corp' }) account_id: string;
+  @ApiProperty({ example: '24.99999993' }) balance: string;
+  @ApiProperty({ example: 'USD' }) currency: string;
+  @ApiProperty({ enum: ['active', 'depleted'], description: 'depleted while the balance is zero or below' }) status: 'active' | 'depleted';
+  @ApiProperty({ nullable: true, type: String }) last_usage_at: string | null;
+  @ApiProperty() as_of: string;
+}
+
+export class ApiKeyResponse {
+  @ApiProperty({ example: 'key_3f2a9c0d1e4b5a6f' }) key_id: string;
+  @ApiProperty({ description: 'Shown once; only its hash is stored' }) secret: string;
+  @ApiProperty({ example: 'acme-corp' }) account_id: string;
+  @ApiProperty() created_at: string;
+}
+
+export class LedgerEntryResponse {
+  @ApiProperty({ example: '1042' }) entry_id: string;
+  @ApiProperty({ example: 'acme-corp' }) account_id: string;
+  @ApiProperty({ enum: ['credit', 'usage', 'adjustment'] }) kind: 'credit' | 'usage' | 'adjustment';
+  @ApiPropertyOptional({ enum: CREDIT_KINDS, nullable: true, type: String }) credit_kind: string | null;
+  @ApiProperty({ example: '-0.00000007', description: 'Signed: credits positive, usage negative' }) amount: string;
+  @ApiProperty({ example: '24.99999993' }) balance_after: string;
+  @ApiProperty() created_at: string;
+  @ApiProperty({ nullable: true, type: String }) reference: string | null;
+  @ApiPropertyOptional({ nullable: true, type: Number, description: 'usage entries: events debited' }) event_count: number | null;
+}
+
+export class LedgerPage {
+  @ApiProperty({ type: [LedgerEntryResponse] }) data: LedgerEntryResponse[];
+  @ApiProperty({ nullable: true, type: String }) next_cursor: string | null;
+}

@@ -1,0 +1,134 @@
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { createHash, randomBytes } from 'node:crypto';
+import { LEDGER_SCALE, Money, canonicalJson, formatMoney, parseDecimal } from '@app/billing';
+import { AccountsRepository, ApiKeysRepository, LedgerRepository, type AccountRow, type LedgerRow } from '@app/db';
+import { type Page, type TimeRangePageQuery, decodeCursor, parseRange, toPage } from '../common/pagination.js';
+import { ProblemException, badRequest, conflict, notFound, unprocessable } from '../common/problem.js';
+import { newApiKey } from '../auth/api-keys.js';
+import type { AccountResponse, ApiKeyResponse, BalanceResponse, CreateAccountDto, CreateCreditDto, LedgerEntryResponse } from './accounts.dto.js';
+
+/** A credit or adjustment larger than this is refused as a typo (a trillion dollars). */
+const MAX_CREDIT_INTEGER_DIGITS = 12;
+
+const statusOf = (balance: string) => (new Money(balance).gt(0) ? 'active' : 'depleted');
+
+@Injectable()
+export class AccountsService {
+  constructor(
+    private readonly accounts: AccountsRepository,
+    private readonly keys: ApiKeysRepository,
+    private readonly ledger: LedgerRepository,
+  ) {}
+
+  async create(dto: CreateAccountDto): Promise<AccountResponse> {
+    const accountId = dto.account_id ?? `acct_${randomBytes(10).toString('hex')}`;
+    const row = await this.accounts.create(accountId, dto.name);
+    if (!row) throw conflict('account-exists', `Account ${accountId} already exists.`);
+    return toAccount(row);
+  }
+
+  async get(accountId: string): Promise<AccountResponse> {
+    return toAccount(await this.require(accountId));
+  }
+
+  async balance(accountId: string): Promise<BalanceResponse> {
+    const row = await this.require(accountId);
+    return {
+      account_id: row.account_id,
+      balance: formatMoney(new Money(row.balance)),
+      currency: row.currency.trim(),
+      status: statusOf(row.balance),
+      last_usage_at: row.last_usage_at?.toISOString() ?? null,
+      as_of: row.as_of.toISOString(),
+    };
+  }
+
+  async createKey(accountId: string): Promise<ApiKeyResponse> {
+    await this.require(accountId);
+    const key = newApiKey();
+    const row = await this.keys.insert(key.keyId, accountId, key.hash);
+    return { key_id: row.key_id, secret: key.secret, account_id: accountId, created_at: row.created_at.toISOString() };
+  }
+
+  /**
+   * Credits once per Idempotency-Key: a replay of the same request returns the same entry
+   * (created=false), the same key with another request is a 409.
+   */
+  async credit(accountId: string, idempotencyKey: string | undefined, dto: CreateCreditDto): Promise<{ created: boolean; entry: LedgerEntryResponse }> {
+    if (!idempotencyKey || !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
+      throw badRequest('An Idempotency-Key header (1-255 visible ASCII characters) is required.', [
+        { field: 'Idempotency-Key', message: 'required' },
+      ]);
+    }
+    const adjustment = dto.kind === 'adjustment';
+    const parsed = parseDecimal(dto.amount, {
+      field: 'amount',
+      maxScale: LEDGER_SCALE,
+      maxIntegerDigits: MAX_CREDIT_INTEGER_DIGITS,
+      allowNegative: adjustment,
+      allowZero: false,
+    });
+    if (!parsed.ok) throw unprocessable(parsed.message, [{ field: 'amount', message: parsed.message }]);
+    await this.require(accountId);
+
+    const amount = formatMoney(parsed.value);
+    const reference = dto.reference ?? null;
+    const requestHash = createHash('sha256').update(canonicalJson({ amount, kind: dto.kind, reference })).digest('hex');
+    const { created, entry } = await this.ledger.credit({
+      accountId,
+      kind: adjustment ? 'adjustment' : 'credit',
+      creditKind: dto.kind,
+      amount,
+      reference,
+      idempotencyKey,
+      requestHash,
+    });
+    if (!created && entry.request_hash !== requestHash) {
+      throw new ProblemException(
+        HttpStatus.CONFLICT,
+        'idempotency-key-reused',
+        'This Idempotency-Key was already used for a different request; nothing was credited.',
+      );
+    }
+    return { created, entry: toLedgerEntry(entry) };
+  }
+
+  async ledgerPage(accountId: string, query: TimeRangePageQuery): Promise<Page<LedgerEntryResponse>> {
+    const { from, to } = parseRange(query);
+    const before = decodeCursor(query.cursor);
+    await this.require(accountId);
+    const rows = await this.ledger.list({ accountId, from, to, before, limit: query.limit + 1 });
+    return toPage(rows, query.limit, toLedgerEntry, (row) => row.entry_id);
+  }
+
+  private async require(accountId: string): Promise<AccountRow> {
+    const row = await this.accounts.find(accountId);
+    if (!row) throw notFound(`No account ${accountId}.`);
+    return row;
+  }
+}
+
+function toAccount(row: AccountRow): AccountResponse {
+  return {
+    account_id: row.account_id,
+    name: row.name,
+    currency: row.currency.trim(),
+    balance: formatMoney(new Money(row.balance)),
+    status: statusOf(row.balance),
+    created_at: row.created_at.toISOString(),
+  };
+}
+
+export function toLedgerEntry(row: LedgerRow): LedgerEntryResponse {
+  return {
+    entry_id: row.entry_id,
+    account_id: row.account_id,
+    kind: row.kind,
+    credit_kind: row.credit_kind,
+    amount: formatMoney(new Money(row.amount)),
+    balance_after: formatMoney(new Money(row.balance_after)),
+    created_at: row.created_at.toISOString(),
+    reference: row.reference,
+    event_count: row.event_count,
+  };
+}

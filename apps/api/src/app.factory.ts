@@ -1,0 +1,38 @@
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import type { AppConfig } from '@app/config';
+import { ApiModule } from './api.module.js';
+import { validationPipe } from './common/validation.js';
+
+/** Largest JSON body: a 1000-event batch with 4 KiB of metadata each fits well inside. */
+export const BODY_LIMIT = '8mb';
+
+/** Builds the HTTP app exactly as production runs it; tests call this too. */
+export async function createApiApp(config: AppConfig, options: { logger?: boolean } = {}): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(config), {
+    bufferLogs: true,
+    bodyParser: false,
+    logger: options.logger === false ? false : undefined,
+  });
+  if (options.logger !== false) app.useLogger(app.get(Logger));
+  app.useBodyParser('json', { limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] });
+  app.set('trust proxy', 'loopback');
+  app.set('etag', false);
+  app.set('x-powered-by', false);
+  app.useGlobalPipes(validationPipe);
+  app.enableShutdownHooks();
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('LLM usage billing')
+      .setDescription('Prepaid credits, exact usage pricing, balances, invoices and finance exports for qwen3-5-4b.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  return app;
+}

@@ -1,0 +1,22 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** Account key secrets look like `bk_<16 hex: key id>_<43 base64url: secret>`. */
+const SECRET = /^bk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+
+export const sha256 = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
+
+/** Constant-time comparison of two secrets through their digests (equal length by construction). */
+export const sameSecret = (a: string, b: string): boolean => timingSafeEqual(sha256(a), sha256(b));
+export const matchesHash = (secret: string, hash: Buffer): boolean => hash.length === 32 && timingSafeEqual(sha256(secret), hash);
+
+export function newApiKey(): { keyId: string; secret: string; hash: Buffer } {
+  const id = randomBytes(8).toString('hex');
+  const secret = `bk_${id}_${randomBytes(32).toString('base64url')}`;
+  return { keyId: `key_${id}`, secret, hash: sha256(secret) };
+}
+
+/** The key id a secret claims to belong to, or null when it is not shaped like one of ours. */
+export function keyIdOf(secret: string): string | null {
+  const match = SECRET.exec(secret);
+  return match ? `key_${match[1]}` : null;
+}

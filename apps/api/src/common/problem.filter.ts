@@ -1,0 +1,89 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { QueryFailedError } from 'typeorm';
+import { BillingException, BillingExceptionCode } from '@app/billing';
+import { type Problem, ProblemException, problemType, statusTitle } from './problem.js';
+
+const BILLING_STATUS: Record<BillingExceptionCode, number> = {
+  [BillingExceptionCode.VALIDATION]: 422,
+  [BillingExceptionCode.NOT_FOUND]: 404,
+  [BillingExceptionCode.CONFLICT]: 409,
+  [BillingExceptionCode.IDEMPOTENCY_MISMATCH]: 409,
+  [BillingExceptionCode.FORBIDDEN]: 403,
+  [BillingExceptionCode.UNAUTHENTICATED]: 401,
+};
+
+/** Errors that body-parser raises for what the client sent (they carry their own status). */
+const BODY_PARSER_TYPES = new Set([
+  'entity.parse.failed',
+  'entity.too.large',
+  'encoding.unsupported',
+  'charset.unsupported',
+  'request.aborted',
+  'request.size.invalid',
+  'stream.encoding.set',
+  'parameters.too.many',
+]);
+
+/**
+ * The one place where anything thrown becomes an HTTP answer: application/problem+json,
+ * a 4xx for whatever the client sent, and a 500 that never shows a stack or an internal message.
+ */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ProblemFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const { problem, headers } = this.toProblem(exception);
+    if (problem.status >= 500) this.logger.error(exception instanceof Error ? exception.stack : String(exception));
+    if (response.headersSent) return void response.end();
+    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
+    response.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+  }
+
+  private toProblem(exception: unknown): { problem: Problem; headers: Record<string, string> } {
+    if (exception instanceof ProblemException) {
+      return {
+        problem: problem(exception.getStatus(), exception.slug, exception.message, exception.errors),
+        headers: exception.headers,
+      };
+    }
+    if (exception instanceof BillingException) {
+      const status = BILLING_STATUS[exception.code];
+      return { problem: problem(status, exception.code.toLowerCase().replace(/_/g, '-'), exception.message, exception.errors), headers: {} };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const body = exception.getResponse();
+      const message = typeof body === 'string' ? body : (body as { message?: unknown }).message;
+      const detail = Array.isArray(message) ? message.join('; ') : typeof message === 'string' ? message : statusTitle(status);
+      return { problem: problem(status, slugOf(status), detail), headers: {} };
+    }
+    const parserError = exception as { type?: string; status?: number };
+    if (parserError?.type && BODY_PARSER_TYPES.has(parserError.type) && typeof parserError.status === 'number') {
+      const detail =
+        parserError.type === 'entity.too.large'
+          ? 'The request body is larger than this endpoint accepts.'
+          : parserError.type === 'entity.parse.failed'
+            ? 'The request body is not valid JSON.'
+            : 'The request body could not be read.';
+      return { problem: problem(parserError.status, slugOf(parserError.status), detail), headers: {} };
+    }
+    if (exception instanceof QueryFailedError) {
+      // A last line of defence: validation should have refused these values already.
+      const code = (exception.driverError as { code?: string } | undefined)?.code ?? '';
+      if (code === '23505') return { problem: problem(409, 'conflict', 'The resource already exists.'), headers: {} };
+      if (code.startsWith('22')) return { problem: problem(422, 'unprocessable', 'A value is out of the range this service accepts.'), headers: {} };
+    }
+    return { problem: problem(500, 'internal', 'An unexpected error occurred; it has been logged.'), headers: {} };
+  }
+}
+
+function slugOf(status: number): string {
+  return statusTitle(status).toLowerCase().replace(/[^a-z]+/g, '-').replace(/-$/, '');
+}
+
+function problem(status: number, slug: string, detail: string, errors?: Problem['errors']): Problem {
+  return { type: problemType(slug), title: statusTitle(status), status, detail, ...(errors?.length ? { errors } : {}) };
+}

@@ -1,0 +1,47 @@
+import { Controller, Get, Inject, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import type { Queue } from 'bullmq';
+import type { Response } from 'express';
+import { DataSource } from 'typeorm';
+import { USAGE_QUEUE } from '@app/queue';
+import { Public } from '../auth/auth.decorators.js';
+
+const TIMEOUT_MS = 2_000;
+
+async function probe(check: () => Promise<unknown>): Promise<'up' | 'down'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timeout')), TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([check(), timeout]);
+    return 'up';
+  } catch {
+    return 'down';
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+@ApiTags('operations')
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly db: DataSource,
+    @Inject(USAGE_QUEUE) private readonly queue: Queue,
+  ) {}
+
+  @Get()
+  @Public()
+  @ApiOkResponse({ schema: { example: { status: 'ok', postgres: 'up', redis: 'up' } } })
+  @ApiServiceUnavailableResponse({ schema: { example: { status: 'error', postgres: 'up', redis: 'down' } } })
+  async check(@Res({ passthrough: true }) response: Response) {
+    const [postgres, redis] = await Promise.all([
+      probe(() => this.db.query('SELECT 1')),
+      probe(async () => (await this.queue.getBackend().client).info()),
+    ]);
+    const ok = postgres === 'up' && redis === 'up';
+    response.status(ok ? 200 : 503);
+    return { status: ok ? 'ok' : 'error', postgres, redis, time: new Date().toISOString() };
+  }
+}

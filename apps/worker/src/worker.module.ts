@@ -1,0 +1,20 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { APP_CONFIG, type AppConfig } from '@app/config';
+import { DbModule } from '@app/db';
+import { QueueModule } from '@app/queue';
+
+@Module({})
+export class WorkerModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [
+        LoggerModule.forRoot({ pinoHttp: { level: config.LOG_LEVEL } }),
+        DbModule.forRoot(config, { poolSize: 4, applicationName: 'billing-worker' }),
+        QueueModule.forRoot(config),
+      ],
+      providers: [{ provide: APP_CONFIG, useValue: config }],
+    };
+  }
+}

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+
+const url = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a ${protocols.map((p) => p.replace(':', '://')).join(' or ')} URL`);
+
+const schema = z.object({
+  DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/billing'),
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  ADMIN_API_KEY: z
+    .string({ error: 'is required' })
+    .min(16, 'must be at least 16 characters'),
+  USAGE_QUEUE: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . -').default('usage-events'),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . : -').default('bull'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type AppConfig = Readonly<z.infer<typeof schema>>;
+
+/** Thrown for a bad environment; its message is the one line an operator sees. */
+export class ConfigError extends Error {}
+
+/** Validates the environment. Empty strings count as unset, so `PORT=` falls back to the default. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, required: (keyof AppConfig)[] = ['ADMIN_API_KEY']): AppConfig {
+  const input = Object.fromEntries(
+    Object.entries(env).filter(([key, value]) => key in schema.shape && value !== undefined && value !== ''),
+  );
+  const relaxed = required.includes('ADMIN_API_KEY') ? schema : schema.extend({ ADMIN_API_KEY: schema.shape.ADMIN_API_KEY.optional() });
+  const parsed = relaxed.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`Invalid configuration: ${String(issue.path[0])} ${issue.message}`);
+  }
+  return Object.freeze(parsed.data) as AppConfig;
+}
+
+/**
+ * Entry points call this first: a bad configuration prints one line naming the variable
+ * and exits non-zero, before anything connects anywhere.
+ */
+export function loadConfigOrExit(required?: (keyof AppConfig)[]): AppConfig {
+  try {
+    return loadConfig(process.env, required);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,23 @@
+import { DataSource } from 'typeorm';
+import { migrations } from '../../../migrations/index.js';
+
+export interface DataSourceOptions {
+  url: string;
+  poolSize?: number;
+  applicationName?: string;
+}
+
+/** The one DataSource definition: used by the apps, the migration runner and the tests. */
+export function createDataSource({ url, poolSize = 10, applicationName = 'billing' }: DataSourceOptions): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url,
+    migrations,
+    migrationsTableName: 'typeorm_migrations',
+    migrationsRun: false,
+    synchronize: false,
+    logging: false,
+    applicationName,
+    extra: { max: poolSize, connectionTimeoutMillis: 5_000 },
+  });
+}

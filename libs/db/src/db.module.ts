@@ -1,0 +1,30 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { AppConfig } from '@app/config';
+import { createDataSource } from './data-source.js';
+import { AccountsRepository } from './repositories/accounts.repository.js';
+import { ApiKeysRepository } from './repositories/api-keys.repository.js';
+import { CatalogRepository } from './repositories/catalog.repository.js';
+import { LedgerRepository } from './repositories/ledger.repository.js';
+
+const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository];
+
+/** The DataSource and every repository, shared by the API and the worker. */
+@Module({})
+export class DbModule {
+  static forRoot(config: AppConfig, options: { poolSize?: number; applicationName?: string } = {}): DynamicModule {
+    return {
+      module: DbModule,
+      global: true,
+      imports: [
+        TypeOrmModule.forRootAsync({
+          useFactory: () => ({ type: 'postgres', retryAttempts: 5, retryDelay: 1_000 }),
+          dataSourceFactory: () =>
+            createDataSource({ url: config.DATABASE_URL, poolSize: options.poolSize, applicationName: options.applicationName }).initialize(),
+        }),
+      ],
+      providers: repositories,
+      exports: repositories,
+    };
+  }
+}

@@ -1,0 +1,89 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+
+export interface LedgerRow {
+  entry_id: string;
+  account_id: string;
+  kind: 'credit' | 'usage' | 'adjustment';
+  credit_kind: string | null;
+  amount: string;
+  balance_after: string;
+  reference: string | null;
+  event_count: number | null;
+  created_at: Date;
+  request_hash: string | null;
+}
+
+export interface CreditInput {
+  accountId: string;
+  kind: 'credit' | 'adjustment';
+  creditKind: string;
+  amount: string;
+  reference: string | null;
+  idempotencyKey: string;
+  requestHash: string;
+}
+
+export interface LedgerQuery {
+  accountId: string;
+  from?: Date;
+  to?: Date;
+  /** Entries older than this entry id (the cursor). */
+  before?: string;
+  limit: number;
+}
+
+const COLUMNS = `entry_id::text, account_id, kind, credit_kind, amount::text, balance_after::text,
+  reference, event_count, created_at, request_hash`;
+
+@Injectable()
+export class LedgerRepository {
+  constructor(private readonly db: DataSource) {}
+
+  /**
+   * Appends a credit and moves the balance in one statement: the balance row's lock orders
+   * concurrent credits, and balance_after is what that statement made it. When the idempotency
+   * key was used already, nothing is written and `created` is false with the existing entry.
+   */
+  async credit(input: CreditInput): Promise<{ created: boolean; entry: LedgerRow }> {
+    return this.db.transaction(async (tx) => {
+      const inserted: LedgerRow[] = await tx.query(
+        `WITH balance AS (
+           UPDATE account_balances SET balance = balance + $2::numeric, updated_at = now()
+           WHERE account_id = $1 RETURNING balance
+         )
+         INSERT INTO ledger_entries (account_id, kind, credit_kind, amount, balance_after, reference, idempotency_key, request_hash)
+         SELECT $1, $3, $4, $2::numeric, balance.balance, $5, $6, $7 FROM balance
+         ON CONFLICT (account_id, idempotency_key) DO NOTHING
+         RETURNING ${COLUMNS}`,
+        [input.accountId, input.amount, input.kind, input.creditKind, input.reference, input.idempotencyKey, input.requestHash],
+      );
+      if (inserted[0]) return { created: true, entry: inserted[0] };
+      // The key was used before: throwing rolls the balance move back.
+      throw new IdempotentReplay();
+    }).catch(async (error) => {
+      if (!(error instanceof IdempotentReplay)) throw error;
+      const rows: LedgerRow[] = await this.db.query(
+        `SELECT ${COLUMNS} FROM ledger_entries WHERE account_id = $1 AND idempotency_key = $2`,
+        [input.accountId, input.idempotencyKey],
+      );
+      return { created: false, entry: rows[0] };
+    });
+  }
+
+  async list(query: LedgerQuery): Promise<LedgerRow[]> {
+    const params: unknown[] = [query.accountId];
+    const where = ['account_id = $1'];
+    if (query.from) where.push(`created_at >= $${params.push(query.from)}`);
+    if (query.to) where.push(`created_at < $${params.push(query.to)}`);
+    if (query.before) where.push(`entry_id < $${params.push(query.before)}`);
+    return this.db.query(
+      `SELECT ${COLUMNS} FROM ledger_entries WHERE ${where.join(' AND ')}
+       ORDER BY entry_id DESC LIMIT $${params.push(query.limit)}`,
+      params,
+    );
+  }
+}
+
+/** Thrown inside the credit transaction to roll it back when the key was already used. */
+class IdempotentReplay extends Error {}

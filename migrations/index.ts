@@ -1,0 +1,5 @@
+// Every migration, in order. Listed explicitly so the same array works from dist/ and under jest.
+import { InitialSchema1795000000000 } from './1795000000000-InitialSchema.js';
+import { SeedLaunchCatalog1795000000001 } from './1795000000001-SeedLaunchCatalog.js';
+
+export const migrations = [InitialSchema1795000000000, SeedLaunchCatalog1795000000001];

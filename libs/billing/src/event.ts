@@ -1,0 +1,249 @@
+import { createHash } from 'node:crypto';
+import { resolveModel, type ModelSpec } from './catalog.js';
+import { canonicalJson, isPlainObject, isStorableString, jsonByteLength, jsonProblem, ownField } from './json.js';
+import type { Money } from './money.js';
+import { priceTokens } from './pricing.js';
+import { priceFor, rateCardAt, type RateCardVersion } from './rate-card.js';
+import { ENDPOINTS, isEndpoint, normalizeUsage, type BillableTokens, type Endpoint } from './usage.js';
+
+export { canonicalJson } from './json.js';
+
+/** Every reason an event can be rejected for, in the order the checks run. */
+export const REJECTION_REASONS = [
+  'invalid_payload',
+  'invalid_event_id',
+  'invalid_account_id',
+  'unknown_account', // checked by the caller, in SQL
+  'unknown_endpoint',
+  'unknown_model',
+  'invalid_timestamp',
+  'timestamp_in_future',
+  'before_first_rate_card',
+  'model_not_priced',
+  'invalid_metadata',
+  'metadata_too_large',
+  'invalid_usage_shape',
+  'invalid_token_count',
+  'cached_exceeds_input',
+  'context_window_exceeded',
+  'max_output_exceeded',
+  'conflict', // same event_id, other content: decided by the caller
+  'invalid_job', // unknown job name or malformed job: decided by the caller
+] as const;
+export type RejectionReason = (typeof REJECTION_REASONS)[number];
+
+export function isRejectionReason(value: unknown): value is RejectionReason {
+  return typeof value === 'string' && (REJECTION_REASONS as readonly string[]).includes(value);
+}
+
+export const MAX_EVENT_ID_LENGTH = 128;
+export const MAX_ACCOUNT_ID_LENGTH = 64;
+export const MAX_METADATA_BYTES = 4096;
+/** A usage object is a few hundred bytes; anything far larger is not one. */
+export const MAX_USAGE_BYTES = 16384;
+/** How far ahead of the service's clock occurred_at may be (clock skew). */
+export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
+
+export interface PricedEvent {
+  eventId: string;
+  accountId: string;
+  /** Canonical model id. */
+  model: string;
+  endpoint: Endpoint;
+  occurredAt: Date;
+  tokens: BillableTokens;
+  cacheReported: boolean;
+  rateCardVersion: number;
+  cost: Money;
+  metadata: Record<string, unknown> | null;
+  /** The usage object as received. */
+  usage: Record<string, unknown>;
+  /** sha256 hex of the canonical content; equal for re-sends of the same request. */
+  contentHash: string;
+}
+
+export interface ValidationContext {
+  catalog: readonly ModelSpec[];
+  rateCards: readonly RateCardVersion[];
+  now: Date;
+}
+
+export type EventValidation =
+  | { ok: true; event: PricedEvent }
+  | { ok: false; reason: RejectionReason; detail: string; eventId: string | null };
+
+const codePoints = (s: string): number => [...s].length;
+
+function checkId(value: unknown, name: string, max: number): string | null {
+  if (typeof value !== 'string') return `${name} must be a string.`;
+  const n = codePoints(value);
+  if (n < 1 || n > max) return `${name} must be 1 to ${max} characters long, got ${n}.`;
+  if (!isStorableString(value)) return `${name} must not contain NUL characters or unpaired surrogates.`;
+  return null;
+}
+
+// RFC 3339 date-time: ISO-8601 with seconds and a mandatory offset (Z or ±hh:mm).
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+
+const isLeapYear = (y: number): boolean => y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+const daysInMonth = (y: number, m: number): number =>
+  [31, isLeapYear(y) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1];
+
+/**
+ * Parses an ISO-8601 timestamp that carries an offset ("2026-11-24T10:00:00Z",
+ * "2026-11-24T10:00:00.123+02:00"); null for anything else, including impossible dates
+ * (month 13, February 30) and timestamps without an offset. Digits beyond milliseconds
+ * are truncated (a Date holds milliseconds).
+ */
+export function parseTimestamp(value: unknown): Date | null {
+  if (typeof value !== 'string') return null;
+  const m = TIMESTAMP.exec(value);
+  if (!m) return null;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const millis = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
+  const sign = m[8] === '-' ? -1 : 1;
+  const offsetHours = m[9] === undefined ? 0 : Number(m[9]);
+  const offsetMinutes = m[10] === undefined ? 0 : Number(m[10]);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
+  if (hour > 23 || minute > 59 || second > 59 || offsetHours > 23 || offsetMinutes > 59) return null;
+  const d = new Date(0);
+  d.setUTCFullYear(year, month - 1, day); // unlike Date.UTC, keeps years 0-99 as written
+  d.setUTCHours(hour, minute, second, millis);
+  return new Date(d.getTime() - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
+}
+
+/** sha256 hex of the canonical JSON of an event's billable content. */
+export function eventContentHash(content: {
+  eventId: string;
+  accountId: string;
+  model: string;
+  endpoint: Endpoint;
+  occurredAt: Date;
+  usage: Record<string, unknown>;
+  metadata: Record<string, unknown> | null;
+}): string {
+  const canonical = canonicalJson({
+    event_id: content.eventId,
+    account_id: content.accountId,
+    model: content.model,
+    endpoint: content.endpoint,
+    occurred_at: content.occurredAt.toISOString(),
+    usage: content.usage,
+    metadata: content.metadata,
+  });
+  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+}
+
+/**
+ * Validates and prices one raw usage event (a queue job's data or one element of an
+ * HTTP batch). Does not check that the account exists (the caller does, in SQL,
+ * rejecting with `unknown_account`) nor idempotency (`conflict`).
+ */
+export function validateUsageEvent(raw: unknown, ctx: ValidationContext): EventValidation {
+  let eventId: string | null = null;
+  const reject = (reason: RejectionReason, detail: string): EventValidation => ({ ok: false, reason, detail, eventId });
+
+  if (!isPlainObject(raw)) return reject('invalid_payload', 'The event must be a JSON object.');
+
+  const rawEventId = ownField(raw, 'event_id');
+  const eventIdProblem = checkId(rawEventId, 'event_id', MAX_EVENT_ID_LENGTH);
+  if (eventIdProblem) return reject('invalid_event_id', eventIdProblem);
+  eventId = rawEventId as string;
+
+  const rawAccountId = ownField(raw, 'account_id');
+  const accountIdProblem = checkId(rawAccountId, 'account_id', MAX_ACCOUNT_ID_LENGTH);
+  if (accountIdProblem) return reject('invalid_account_id', accountIdProblem);
+  const accountId = rawAccountId as string;
+
+  const endpoint = ownField(raw, 'endpoint');
+  if (!isEndpoint(endpoint)) {
+    return reject('unknown_endpoint', `endpoint must be one of ${ENDPOINTS.join(', ')}.`);
+  }
+
+  const modelName = ownField(raw, 'model');
+  const model = typeof modelName === 'string' ? resolveModel(ctx.catalog, modelName) : undefined;
+  if (!model) {
+    const shown = typeof modelName === 'string' ? JSON.stringify(modelName.slice(0, 200)) : 'missing or not a string';
+    return reject('unknown_model', `model ${shown} is not in the catalog.`);
+  }
+
+  const occurredAt = parseTimestamp(ownField(raw, 'occurred_at'));
+  if (!occurredAt) {
+    return reject(
+      'invalid_timestamp',
+      'occurred_at must be an ISO-8601 timestamp with an offset, such as "2026-11-24T10:00:00Z".',
+    );
+  }
+  if (occurredAt.getTime() > ctx.now.getTime() + MAX_FUTURE_SKEW_MS) {
+    return reject(
+      'timestamp_in_future',
+      `occurred_at ${occurredAt.toISOString()} is more than 5 minutes after now (${ctx.now.toISOString()}).`,
+    );
+  }
+
+  const rateCard = rateCardAt(ctx.rateCards, occurredAt);
+  if (!rateCard) {
+    return reject('before_first_rate_card', `No rate card is in effect at ${occurredAt.toISOString()}.`);
+  }
+  const price = priceFor(rateCard, model.id);
+  if (!price) {
+    return reject('model_not_priced', `Rate card version ${rateCard.version} has no price for ${model.id}.`);
+  }
+
+  const rawMetadata = ownField(raw, 'metadata');
+  let metadata: Record<string, unknown> | null = null;
+  if (rawMetadata !== undefined && rawMetadata !== null) {
+    if (!isPlainObject(rawMetadata)) return reject('invalid_metadata', 'metadata must be a JSON object or null.');
+    const problem = jsonProblem(rawMetadata);
+    if (problem) return reject('invalid_metadata', `metadata ${problem}.`);
+    const bytes = jsonByteLength(rawMetadata);
+    if (bytes > MAX_METADATA_BYTES) {
+      return reject('metadata_too_large', `metadata is ${bytes} bytes of JSON; at most ${MAX_METADATA_BYTES} are allowed.`);
+    }
+    metadata = rawMetadata;
+  }
+
+  const usage = ownField(raw, 'usage');
+  if (isPlainObject(usage)) {
+    const problem = jsonProblem(usage);
+    if (problem) return reject('invalid_usage_shape', `usage ${problem}.`);
+    const bytes = jsonByteLength(usage);
+    if (bytes > MAX_USAGE_BYTES) {
+      return reject('invalid_usage_shape', `usage is ${bytes} bytes of JSON; at most ${MAX_USAGE_BYTES} are allowed.`);
+    }
+  }
+  const normalized = normalizeUsage(endpoint, usage);
+  if (!normalized.ok) return reject(normalized.reason, normalized.detail);
+  const usageObject = usage as Record<string, unknown>;
+
+  if (normalized.totalInput > model.contextWindow) {
+    return reject(
+      'context_window_exceeded',
+      `${normalized.totalInput} input tokens exceed the ${model.contextWindow}-token context window of ${model.id}.`,
+    );
+  }
+  if (normalized.tokens.output > model.maxOutputTokens) {
+    return reject(
+      'max_output_exceeded',
+      `${normalized.tokens.output} output tokens exceed the ${model.maxOutputTokens}-token max output of ${model.id}.`,
+    );
+  }
+
+  return {
+    ok: true,
+    event: {
+      eventId,
+      accountId,
+      model: model.id,
+      endpoint,
+      occurredAt,
+      tokens: normalized.tokens,
+      cacheReported: normalized.cacheReported,
+      rateCardVersion: rateCard.version,
+      cost: priceTokens(normalized.tokens, price),
+      metadata,
+      usage: usageObject,
+      contentHash: eventContentHash({ eventId, accountId, model: model.id, endpoint, occurredAt, usage: usageObject, metadata }),
+    },
+  };
+}

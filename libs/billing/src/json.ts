@@ -1,0 +1,80 @@
+/** A JSON object as JSON.parse makes it: not null, not an array, plain prototype. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** An own property of a JSON object (never one inherited from Object.prototype). */
+export function ownField(obj: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+// U+0000 and unpaired surrogates: Postgres text and jsonb refuse the first, and the
+// second cannot be encoded as UTF-8 (it would be silently replaced by U+FFFD).
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** True when the string can be stored in Postgres text/jsonb unchanged. */
+export function isStorableString(s: string): boolean {
+  return !UNSTORABLE.test(s);
+}
+
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Why `value` is not plain, storable JSON (null, booleans, finite numbers, storable
+ * strings, arrays, plain objects, nested at most MAX_JSON_DEPTH deep), or null if it is.
+ */
+export function jsonProblem(value: unknown, depth = 0): string | null {
+  if (value === null || typeof value === 'boolean') return null;
+  if (typeof value === 'number') return Number.isFinite(value) ? null : 'contains a non-finite number';
+  if (typeof value === 'string') return isStorableString(value) ? null : 'contains a NUL character or an unpaired surrogate';
+  if (depth >= MAX_JSON_DEPTH) return `is nested more than ${MAX_JSON_DEPTH} levels deep`;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const problem = jsonProblem(item, depth + 1);
+      if (problem) return problem;
+    }
+    return null;
+  }
+  if (isPlainObject(value)) {
+    for (const [key, item] of Object.entries(value)) {
+      if (!isStorableString(key)) return 'contains a key with a NUL character or an unpaired surrogate';
+      const problem = jsonProblem(item, depth + 1);
+      if (problem) return problem;
+    }
+    return null;
+  }
+  return `contains a value that is not JSON (${typeof value})`;
+}
+
+/** Size of the JSON text of `value` in UTF-8 bytes. */
+export function jsonByteLength(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? 'null', 'utf8');
+}
+
+/**
+ * JSON.stringify with object keys sorted recursively (by UTF-16 code units), no
+ * whitespace: equal JSON values give equal strings whatever their key order.
+ */
+export function canonicalJson(value: unknown): string {
+  return canonical(value) ?? 'null';
+}
+
+function canonical(value: unknown): string | undefined {
+  let v = value;
+  if (typeof v === 'object' && v !== null && typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+    v = (v as { toJSON: () => unknown }).toJSON();
+  }
+  if (Array.isArray(v)) return `[${v.map((item) => canonical(item) ?? 'null').join(',')}]`;
+  if (typeof v === 'object' && v !== null) {
+    const obj = v as Record<string, unknown>;
+    const parts: string[] = [];
+    for (const key of Object.keys(obj).sort()) {
+      const item = canonical(obj[key]);
+      if (item !== undefined) parts.push(`${JSON.stringify(key)}:${item}`);
+    }
+    return `{${parts.join(',')}}`;
+  }
+  return JSON.stringify(v) as string | undefined;
+}

@@ -22,7 +22,6 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
   app.set('etag', false);
   app.set('x-powered-by', false);
   app.useGlobalPipes(validationPipe);
-  app.enableShutdownHooks();
 
   const document = SwaggerModule.createDocument(
     app,

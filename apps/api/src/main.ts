@@ -1,7 +1,10 @@
 import 'reflect-metadata';
-import { loadConfigOrExit } from '@app/config';
+import { Logger } from 'nestjs-pino';
+import { closeOnSignals, loadConfigOrExit } from '@app/config';
 import { createApiApp } from './app.factory.js';
 
 const config = loadConfigOrExit();
 const app = await createApiApp(config);
+closeOnSignals(app, (message) => app.get(Logger).log(message));
 await app.listen(config.PORT);
+app.get(Logger).log(`api: listening on :${config.PORT}`);

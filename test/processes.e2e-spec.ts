@@ -1,0 +1,84 @@
+import { describe, expect, it } from '@jest/globals';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { createDataSource, dropDatabase, migrate } from '../libs/db/src/index.js';
+
+// These start the built entry points (npm test builds dist/ first), as production does.
+const node = (script: string, env: Record<string, string | undefined>) =>
+  spawnSync(process.execPath, [script], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 20_000 });
+
+function scratchUrl(): string {
+  const url = new URL(process.env.DATABASE_URL!);
+  url.pathname = `/${url.pathname.slice(1)}_scratch_${randomBytes(3).toString('hex')}`;
+  return url.toString();
+}
+
+describe('configuration', () => {
+  it.each([
+    ['dist/apps/api/src/main.js', { ADMIN_API_KEY: undefined }, 'Invalid configuration: ADMIN_API_KEY is required'],
+    ['dist/apps/api/src/main.js', { ADMIN_API_KEY: 'long-enough-admin-key', PORT: '99999' }, 'Invalid configuration: PORT '],
+    ['dist/apps/worker/src/main.js', { REDIS_URL: 'http://nope' }, 'Invalid configuration: REDIS_URL must be a redis:// or rediss:// URL'],
+    ['dist/apps/cli/src/migrate.js', { DATABASE_URL: 'not a url' }, 'Invalid configuration: DATABASE_URL '],
+  ])('%s exits non-zero with one line naming the variable', (script, env, message) => {
+    const result = node(script, env);
+    expect(result.status).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(message);
+  });
+});
+
+describe('npm run migrate', () => {
+  it('creates the database, is safe to run again and concurrently, and every down() undoes its up()', async () => {
+    const url = scratchUrl();
+    try {
+      const first = node('dist/apps/cli/src/migrate.js', { DATABASE_URL: url });
+      expect(first.status).toBe(0);
+      expect(first.stdout).toContain('created database');
+      expect(first.stdout).toContain('applied 2 migration(s)');
+      const again = await Promise.all([migrate(url), migrate(url)]);
+      expect(again.map((r) => r.applied)).toEqual([[], []]);
+
+      const ds: DataSource = createDataSource({ url, poolSize: 1 });
+      await ds.initialize();
+      try {
+        await ds.undoLastMigration();
+        await ds.undoLastMigration();
+        const tables = await ds.query("SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'typeorm_migrations'");
+        expect(tables[0].n).toBe(0);
+        expect(await ds.runMigrations()).toHaveLength(2);
+        const prices = await ds.query('SELECT output_per_million::text AS p FROM rate_card_prices WHERE version = 1');
+        expect(prices).toEqual([{ p: '0.070000000000' }]);
+      } finally {
+        await ds.destroy();
+      }
+    } finally {
+      await dropDatabase(url);
+    }
+  });
+});
+
+describe('worker process', () => {
+  it('boots, connects to Postgres and Redis, and exits 0 on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['dist/apps/worker/src/main.js'], {
+      env: { ...process.env, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`worker did not start: ${output}`)), 15_000);
+      child.stdout.on('data', () => {
+        if (output.includes('worker: consuming')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+  });
+});

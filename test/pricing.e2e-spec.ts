@@ -61,6 +61,7 @@ describe('rate cards', () => {
 
   it.each([
     ['a past effective_from', { effective_from: '2026-02-01T00:00:00Z', prices: [LAUNCH_PRICES] }, 422, 'effective_from'],
+    ['an effective_from under 10 minutes ahead', { effective_from: new Date(Date.now() + 5 * 60_000).toISOString(), prices: [LAUNCH_PRICES] }, 422, 'effective_from'],
     ['no offset', { effective_from: '2030-01-01T00:00:00', prices: [LAUNCH_PRICES] }, 422, 'effective_from'],
     ['an unknown model', { effective_from: inDays(400), prices: [{ ...LAUNCH_PRICES, model: 'gpt-9' }] }, 422, 'prices[0].model'],
     ['a model priced twice', { effective_from: inDays(400), prices: [LAUNCH_PRICES, { ...LAUNCH_PRICES, model: 'Qwen3.5-4B' }] }, 422, 'prices[1].model'],

@@ -19,3 +19,19 @@ export async function createKey(api: TestApi, accountId: string): Promise<string
   const res = await api.http().post(`/v1/accounts/${accountId}/api-keys`).set(ADMIN).expect(201);
   return res.body.secret;
 }
+
+let sequence = 0;
+export const eventId = () => `req-${randomBytes(6).toString('hex')}-${++sequence}`;
+
+/** A valid chat completion usage event; override anything. */
+export function usageEvent(accountId: string, overrides: Record<string, unknown> = {}) {
+  return {
+    event_id: eventId(),
+    account_id: accountId,
+    model: 'qwen3-5-4b',
+    endpoint: '/v1/chat/completions',
+    occurred_at: new Date().toISOString(),
+    usage: { prompt_tokens: 1000, completion_tokens: 200, prompt_tokens_details: { cached_tokens: 0 } },
+    ...overrides,
+  };
+}

@@ -11,6 +11,8 @@ import { ProblemFilter } from './common/problem.filter.js';
 import { HealthController } from './health/health.controller.js';
 import { PricingController } from './pricing/pricing.controller.js';
 import { PricingService } from './pricing/pricing.service.js';
+import { UsageController } from './usage/usage.controller.js';
+import { UsageService } from './usage/usage.service.js';
 
 @Module({})
 export class ApiModule {
@@ -28,13 +30,14 @@ export class ApiModule {
         DbModule.forRoot(config, { poolSize: 10, applicationName: 'billing-api' }),
         QueueModule.forRoot(config),
       ],
-      controllers: [HealthController, PricingController, AccountsController],
+      controllers: [HealthController, PricingController, AccountsController, UsageController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
         AccountsService,
         PricingService,
+        UsageService,
       ],
     };
   }

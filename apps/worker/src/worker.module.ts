@@ -2,7 +2,8 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { DbModule } from '@app/db';
-import { QueueModule } from '@app/queue';
+import { UsageIngestService } from './ingest/usage-ingest.service.js';
+import { UsageProcessor } from './processors/usage.processor.js';
 
 @Module({})
 export class WorkerModule {
@@ -12,9 +13,8 @@ export class WorkerModule {
       imports: [
         LoggerModule.forRoot({ pinoHttp: { level: config.LOG_LEVEL } }),
         DbModule.forRoot(config, { poolSize: 4, applicationName: 'billing-worker' }),
-        QueueModule.forRoot(config),
       ],
-      providers: [{ provide: APP_CONFIG, useValue: config }],
+      providers: [{ provide: APP_CONFIG, useValue: config }, UsageIngestService, UsageProcessor],
     };
   }
 }

@@ -6,3 +6,4 @@ export * from './json.js';
 export * from './event.js';
 export * from './pricing.js';
 export * from './errors.js';
+export * from './batch.js';

@@ -18,6 +18,7 @@ export function createDataSource({ url, poolSize = 10, applicationName = 'billin
     synchronize: false,
     logging: false,
     applicationName,
-    extra: { max: poolSize, connectionTimeoutMillis: 5_000 },
+    // Every session in UTC: hour and month buckets are UTC whatever the server's zone.
+    extra: { max: poolSize, connectionTimeoutMillis: 5_000, options: '-c timezone=UTC' },
   });
 }

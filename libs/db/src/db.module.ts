@@ -2,12 +2,15 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '@app/config';
 import { createDataSource } from './data-source.js';
+import { PricingContextCache } from './pricing-context.cache.js';
 import { AccountsRepository } from './repositories/accounts.repository.js';
 import { ApiKeysRepository } from './repositories/api-keys.repository.js';
 import { CatalogRepository } from './repositories/catalog.repository.js';
 import { LedgerRepository } from './repositories/ledger.repository.js';
+import { UsageRepository } from './repositories/usage.repository.js';
+import { UsageReadsRepository } from './repositories/usage-reads.repository.js';
 
-const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository];
+const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache];
 
 /** The DataSource and every repository, shared by the API and the worker. */
 @Module({})

@@ -22,7 +22,7 @@ export class PriceDto {
 }
 
 export class CreateRateCardDto {
-  @ApiProperty({ example: '2027-01-01T00:00:00Z', description: 'ISO-8601 with offset, in the future and after the latest version' })
+  @ApiProperty({ example: '2027-01-01T00:00:00Z', description: 'ISO-8601 with offset, at least 10 minutes ahead and after the latest version' })
   @IsString()
   effective_from: string;
 

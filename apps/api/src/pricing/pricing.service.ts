@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Money, PRICE_SCALE, formatMoney, parseDecimal, parseTimestamp, resolveModel } from '@app/billing';
-import { CatalogRepository, type PriceRow, type RateCardRow } from '@app/db';
+import { CatalogRepository, RATE_CARD_MIN_LEAD_MS, type PriceRow, type RateCardRow } from '@app/db';
 import { type Page, type PageQuery, decodeCursor, toPage } from '../common/pagination.js';
 import { type FieldError, notFound, unprocessable } from '../common/problem.js';
 import type { CreateRateCardDto, ModelPriceResponse, PricingResponse, RateCardResponse } from './pricing.dto.js';
@@ -72,11 +72,12 @@ export class PricingService {
     }
     if (errors.length) throw unprocessable('The rate card is not valid.', errors);
 
-    const created = await this.catalog.createRateCard({ effectiveFrom: effectiveFrom!, prices: [...prices.values()] });
+    const created = await this.catalog.createRateCard({ effectiveFrom: effectiveFrom!, minLeadMs: RATE_CARD_MIN_LEAD_MS, prices: [...prices.values()] });
     if (!created) {
-      throw unprocessable('effective_from must be in the future and after the latest version\'s; a version in effect never changes.', [
-        { field: 'effective_from', message: 'not in the future, or not after the latest version' },
-      ]);
+      throw unprocessable(
+        `effective_from must be at least ${RATE_CARD_MIN_LEAD_MS / 60_000} minutes ahead and after the latest version's; a version in effect never changes.`,
+        [{ field: 'effective_from', message: 'too soon, in the past, or not after the latest version' }],
+      );
     }
     return toRateCard(created);
   }

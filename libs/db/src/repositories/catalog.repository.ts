@@ -26,6 +26,8 @@ export interface RateCardRow {
 
 export interface NewRateCard {
   effectiveFrom: Date;
+  /** How far ahead of the database's now effective_from must be. */
+  minLeadMs: number;
   prices: PriceRow[];
 }
 
@@ -78,16 +80,16 @@ export class CatalogRepository {
   /**
    * Appends the next version. The table lock serialises creators, so version numbers and
    * effective dates both rise. Returns null when effective_from is not after every existing
-   * version's or not in the future (checked against the database clock inside the lock).
+   * version's, or less than minLeadMs ahead (checked against the database clock inside the lock).
    */
   async createRateCard(card: NewRateCard): Promise<RateCardRow | null> {
     return this.db.transaction(async (tx: EntityManager) => {
       await tx.query('LOCK TABLE rate_card_versions IN SHARE ROW EXCLUSIVE MODE');
       const [next] = await tx.query(
         `SELECT coalesce(max(version), 0) + 1 AS version,
-           $1::timestamptz > greatest(now(), coalesce(max(effective_from), '-infinity')) AS ok
+           $1::timestamptz >= now() + make_interval(secs => $2) AND $1::timestamptz > coalesce(max(effective_from), '-infinity') AS ok
          FROM rate_card_versions`,
-        [card.effectiveFrom],
+        [card.effectiveFrom, card.minLeadMs / 1000],
       );
       if (!next.ok) return null;
       await tx.query('INSERT INTO rate_card_versions (version, effective_from) VALUES ($1, $2)', [

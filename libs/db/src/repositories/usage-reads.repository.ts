@@ -1,0 +1,101 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+
+export interface PricedEventRow {
+  event_id: string;
+  account_id: string;
+  model_id: string;
+  endpoint: string;
+  occurred_at: Date;
+  rate_card_version: number;
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
+  cache_reported: boolean;
+  cost: string;
+  ledger_entry_id: string;
+  received_at: Date;
+}
+
+export interface RejectedEventRow {
+  rejection_id: string;
+  event_id: string | null;
+  account_id: string | null;
+  reason: string;
+  detail: string;
+  payload: unknown;
+  source: string;
+  received_at: Date;
+}
+
+export interface UsageSeriesRow {
+  period_start: Date;
+  model: string;
+  requests: string;
+  input_tokens: string;
+  cached_input_tokens: string;
+  output_tokens: string;
+  cost: string;
+}
+
+export type Granularity = 'hour' | 'day' | 'month';
+
+@Injectable()
+export class UsageReadsRepository {
+  constructor(private readonly db: DataSource) {}
+
+  async pricedEvent(eventId: string): Promise<PricedEventRow | null> {
+    const rows = await this.db.query(
+      `SELECT event_id, account_id, model_id, endpoint, occurred_at, rate_card_version, input_tokens, cached_input_tokens,
+         output_tokens, cache_reported, cost::text, ledger_entry_id::text, received_at
+       FROM usage_events WHERE event_id = $1`,
+      [eventId],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** The latest rejections recorded under an event id. */
+  async rejectionsOf(eventId: string, limit = 10): Promise<RejectedEventRow[]> {
+    return this.db.query(
+      `SELECT rejection_id::text, event_id, account_id, reason, detail, payload, source, received_at
+       FROM rejected_events WHERE event_id = $1 ORDER BY rejection_id DESC LIMIT $2`,
+      [eventId, limit],
+    );
+  }
+
+  async rejected(query: { from?: Date; to?: Date; reason?: string; before?: string; limit: number }): Promise<RejectedEventRow[]> {
+    const params: unknown[] = [];
+    const where: string[] = [];
+    if (query.from) where.push(`received_at >= $${params.push(query.from)}`);
+    if (query.to) where.push(`received_at < $${params.push(query.to)}`);
+    if (query.reason) where.push(`reason = $${params.push(query.reason)}`);
+    if (query.before) where.push(`rejection_id < $${params.push(query.before)}`);
+    return this.db.query(
+      `SELECT rejection_id::text, event_id, account_id, reason, detail, payload, source, received_at
+       FROM rejected_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY rejection_id DESC LIMIT $${params.push(query.limit)}`,
+      params,
+    );
+  }
+
+  /** Usage per period and model from the hourly rollups; sums are exact (numeric, bigint). */
+  series(accountId: string, from: Date, to: Date, granularity: Granularity): Promise<UsageSeriesRow[]> {
+    return this.db.query(
+      `SELECT date_trunc($4, hour, 'UTC') AS period_start, model_id AS model,
+         sum(requests)::text AS requests, sum(input_tokens)::text AS input_tokens,
+         sum(cached_input_tokens)::text AS cached_input_tokens, sum(output_tokens)::text AS output_tokens,
+         sum(cost)::text AS cost
+       FROM usage_rollups
+       WHERE account_id = $1 AND hour >= $2 AND hour < $3
+       GROUP BY 1, 2 ORDER BY 1, 2`,
+      [accountId, from, to, granularity],
+    );
+  }
+
+  /** Which of these accounts exist. */
+  async existingAccounts(accountIds: string[]): Promise<Set<string>> {
+    if (!accountIds.length) return new Set();
+    const rows: { account_id: string }[] = await this.db.query('SELECT account_id FROM accounts WHERE account_id = ANY($1::text[])', [accountIds]);
+    return new Set(rows.map((r) => r.account_id));
+  }
+}

@@ -1,0 +1,195 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { Money, rejection, type Candidate, type ModelSpec, type PricedEvent, type RateCardVersion, type Rejection } from '@app/billing';
+
+export interface PricingContext {
+  catalog: ModelSpec[];
+  rateCards: RateCardVersion[];
+}
+
+export interface RecordOutcome {
+  priced: number;
+  rejected: number;
+  duplicates: number;
+  /** event ids that this call priced (committed once the transaction commits). */
+  pricedIds: string[];
+}
+
+/**
+ * Inserts the priced events (idempotent on event_id), debits each account once, appends one
+ * ledger entry per account and upserts the hourly rollups: one statement, set-based.
+ * Entry ids are drawn first so each event row names the debit that billed it.
+ */
+export const RECORD_PRICED = `
+WITH input AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $7::int[],
+                       $8::int[], $9::int[], $10::bool[], $11::numeric[], $12::text[], $13::text[], $14::text[])
+    AS t(event_id, account_id, model_id, endpoint, occurred_at, rate_card_version, input_tokens,
+         cached_input_tokens, output_tokens, cache_reported, cost, content_hash, usage, metadata)
+), entries AS (
+  SELECT account_id, nextval(pg_get_serial_sequence('ledger_entries', 'entry_id')) AS entry_id
+  FROM (SELECT DISTINCT account_id FROM input) accounts
+), inserted AS (
+  INSERT INTO usage_events (event_id, account_id, model_id, endpoint, occurred_at, rate_card_version, input_tokens,
+    cached_input_tokens, output_tokens, cache_reported, cost, content_hash, usage, metadata, ledger_entry_id)
+  SELECT i.event_id, i.account_id, i.model_id, i.endpoint, i.occurred_at, i.rate_card_version, i.input_tokens,
+    i.cached_input_tokens, i.output_tokens, i.cache_reported, i.cost, i.content_hash, i.usage::jsonb, i.metadata::jsonb, e.entry_id
+  FROM input i JOIN entries e USING (account_id)
+  ORDER BY i.event_id
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING event_id, account_id, model_id, occurred_at, rate_card_version, input_tokens, cached_input_tokens,
+    output_tokens, cost, ledger_entry_id
+), debits AS (
+  SELECT account_id, ledger_entry_id, sum(cost) AS total, count(*)::int AS events, max(occurred_at) AS last_usage_at
+  FROM inserted GROUP BY account_id, ledger_entry_id
+), balances AS (
+  UPDATE account_balances b
+  SET balance = b.balance - d.total, last_usage_at = greatest(b.last_usage_at, d.last_usage_at), updated_at = now()
+  FROM debits d WHERE b.account_id = d.account_id
+  RETURNING b.account_id, b.balance
+), ledger AS (
+  INSERT INTO ledger_entries (entry_id, account_id, kind, amount, balance_after, reference, event_count)
+  OVERRIDING SYSTEM VALUE
+  SELECT d.ledger_entry_id, d.account_id, 'usage', -d.total, b.balance, $15, d.events
+  FROM debits d JOIN balances b USING (account_id)
+  ORDER BY d.ledger_entry_id
+), rollups AS (
+  INSERT INTO usage_rollups AS r (account_id, hour, model_id, rate_card_version, requests, input_tokens,
+    cached_input_tokens, output_tokens, cost)
+  SELECT account_id, date_trunc('hour', occurred_at, 'UTC'), model_id, rate_card_version, count(*),
+    sum(input_tokens), sum(cached_input_tokens), sum(output_tokens), sum(cost)
+  FROM inserted GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+  ON CONFLICT (account_id, hour, model_id, rate_card_version) DO UPDATE SET
+    requests = r.requests + excluded.requests,
+    input_tokens = r.input_tokens + excluded.input_tokens,
+    cached_input_tokens = r.cached_input_tokens + excluded.cached_input_tokens,
+    output_tokens = r.output_tokens + excluded.output_tokens,
+    cost = r.cost + excluded.cost
+)
+SELECT event_id FROM inserted`;
+
+const RECORD_REJECTIONS = `
+INSERT INTO rejected_events (event_id, account_id, reason, detail, payload, payload_hash, source)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[])
+ON CONFLICT (payload_hash, reason) DO NOTHING
+RETURNING rejection_id`;
+
+@Injectable()
+export class UsageRepository {
+  constructor(private readonly db: DataSource) {}
+
+  /** The catalog and every rate card version, as the pure pricing code takes them. */
+  async pricingContext(): Promise<PricingContext> {
+    const [models, prices] = await Promise.all([
+      this.db.query(
+        `SELECT m.model_id, m.context_window, m.max_output_tokens, coalesce(array_agg(a.alias) FILTER (WHERE a.alias IS NOT NULL), '{}') AS aliases
+         FROM models m LEFT JOIN model_aliases a USING (model_id) GROUP BY m.model_id`,
+      ),
+      this.db.query(
+        `SELECT v.version, v.effective_from, p.model_id, p.input_per_million::text AS i, p.output_per_million::text AS o,
+           p.cached_input_per_million::text AS c
+         FROM rate_card_versions v JOIN rate_card_prices p USING (version) ORDER BY v.version`,
+      ),
+    ]);
+    const cards = new Map<number, RateCardVersion>();
+    for (const row of prices as { version: number; effective_from: Date; model_id: string; i: string; o: string; c: string }[]) {
+      const card = cards.get(row.version) ?? { version: row.version, effectiveFrom: row.effective_from, prices: {} };
+      card.prices[row.model_id] = { inputPerMillion: new Money(row.i), outputPerMillion: new Money(row.o), cachedInputPerMillion: new Money(row.c) };
+      cards.set(row.version, card);
+    }
+    return {
+      catalog: (models as { model_id: string; context_window: number; max_output_tokens: number; aliases: string[] }[]).map((m) => ({
+        id: m.model_id,
+        aliases: m.aliases,
+        contextWindow: m.context_window,
+        maxOutputTokens: m.max_output_tokens,
+      })),
+      rateCards: [...cards.values()],
+    };
+  }
+
+  /**
+   * Records one flush in one transaction: priced events of existing accounts are inserted and
+   * debited; events of unknown accounts, and ids already stored with other content, are rejected;
+   * ids already stored with the same content are duplicates. Balance rows are locked in account
+   * order first, so concurrent flushes never deadlock on them.
+   */
+  record(priced: Candidate[], rejections: Rejection[], reference: string, source: 'queue' | 'http'): Promise<RecordOutcome> {
+    return this.db.transaction('READ COMMITTED', async (tx) => {
+      const rejected = [...rejections];
+      const accountIds = [...new Set(priced.map((c) => c.event.accountId))].sort();
+      const known = new Set<string>(
+        accountIds.length
+          ? (
+              await tx.query('SELECT account_id FROM account_balances WHERE account_id = ANY($1::text[]) ORDER BY account_id FOR UPDATE', [accountIds])
+            ).map((r: { account_id: string }) => r.account_id)
+          : [],
+      );
+      const billable: Candidate[] = [];
+      for (const candidate of priced) {
+        if (known.has(candidate.event.accountId)) billable.push(candidate);
+        else rejected.push(rejection(candidate.raw, 'unknown_account', `No account ${candidate.event.accountId}.`));
+      }
+
+      const pricedIds = billable.length ? await this.insertPriced(tx, billable.map((c) => c.event), reference) : [];
+      let duplicates = 0;
+      if (pricedIds.length < billable.length) {
+        const inserted = new Set(pricedIds);
+        const repeats = billable.filter((c) => !inserted.has(c.event.eventId));
+        const stored = new Map<string, string>(
+          (
+            await tx.query('SELECT event_id, content_hash FROM usage_events WHERE event_id = ANY($1::text[])', [repeats.map((c) => c.event.eventId)])
+          ).map((r: { event_id: string; content_hash: string }) => [r.event_id, r.content_hash]),
+        );
+        for (const { event, raw } of repeats) {
+          if (stored.get(event.eventId) === event.contentHash) duplicates += 1;
+          else rejected.push(rejection(raw, 'conflict', `event_id ${event.eventId} was already billed with other content; billed once only.`));
+        }
+      }
+
+      const recorded = rejected.length ? await this.insertRejections(tx, rejected, source) : 0;
+      // A rejection recorded before (same payload, same reason) is a redelivery: a duplicate.
+      duplicates += rejected.length - recorded;
+      return { priced: pricedIds.length, rejected: recorded, duplicates, pricedIds };
+    });
+  }
+
+  private async insertPriced(tx: EntityManager, events: PricedEvent[], reference: string): Promise<string[]> {
+    const rows: { event_id: string }[] = await tx.query(RECORD_PRICED, [
+      events.map((e) => e.eventId),
+      events.map((e) => e.accountId),
+      events.map((e) => e.model),
+      events.map((e) => e.endpoint),
+      events.map((e) => e.occurredAt.toISOString()),
+      events.map((e) => e.rateCardVersion),
+      events.map((e) => e.tokens.input),
+      events.map((e) => e.tokens.cachedInput),
+      events.map((e) => e.tokens.output),
+      events.map((e) => e.cacheReported),
+      events.map((e) => e.cost.toFixed()),
+      events.map((e) => e.contentHash),
+      events.map((e) => JSON.stringify(e.usage)),
+      events.map((e) => (e.metadata === null ? null : JSON.stringify(e.metadata))),
+      reference,
+    ]);
+    return rows.map((r) => r.event_id);
+  }
+
+  private async insertRejections(tx: EntityManager, rejections: Rejection[], source: 'queue' | 'http'): Promise<number> {
+    const rows = await tx.query(RECORD_REJECTIONS, [
+      rejections.map((r) => r.eventId),
+      rejections.map((r) => r.accountId),
+      rejections.map((r) => r.reason),
+      rejections.map((r) => r.detail),
+      rejections.map((r) => JSON.stringify(r.payload)),
+      rejections.map((r) => r.payloadHash),
+      rejections.map(() => source),
+    ]);
+    return rows.length;
+  }
+
+  /** Records rejections outside a flush (HTTP ingest, malformed jobs); returns how many were new. */
+  recordRejections(rejections: Rejection[], source: 'queue' | 'http'): Promise<number> {
+    return rejections.length ? this.db.transaction((tx) => this.insertRejections(tx, rejections, source)) : Promise.resolve(0);
+  }
+}

@@ -1,5 +1,6 @@
 // Every migration, in order. Listed explicitly so the same array works from dist/ and under jest.
 import { InitialSchema1795000000000 } from './1795000000000-InitialSchema.js';
 import { SeedLaunchCatalog1795000000001 } from './1795000000001-SeedLaunchCatalog.js';
+import { Invoices1795000000002 } from './1795000000002-Invoices.js';
 
-export const migrations = [InitialSchema1795000000000, SeedLaunchCatalog1795000000001];
+export const migrations = [InitialSchema1795000000000, SeedLaunchCatalog1795000000001, Invoices1795000000002];

@@ -7,3 +7,5 @@ export * from './event.js';
 export * from './pricing.js';
 export * from './errors.js';
 export * from './batch.js';
+export * from './period.js';
+export * from './invoice.js';

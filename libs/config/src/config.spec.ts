@@ -11,6 +11,7 @@ describe('loadConfig', () => {
       REDIS_URL: 'redis://127.0.0.1:6379',
       PORT: 3000,
       USAGE_QUEUE: 'usage-events',
+      MAINTENANCE_QUEUE: 'billing-maintenance',
       QUEUE_PREFIX: 'bull',
       LOG_LEVEL: 'info',
     });

@@ -17,6 +17,7 @@ const schema = z.object({
     .string({ error: 'is required' })
     .min(16, 'must be at least 16 characters'),
   USAGE_QUEUE: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . -').default('usage-events'),
+  MAINTENANCE_QUEUE: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . -').default('billing-maintenance'),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . : -').default('bull'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -2,7 +2,9 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '@app/config';
 import { createDataSource } from './data-source.js';
+import { InvoicingService } from './invoicing.service.js';
 import { PricingContextCache } from './pricing-context.cache.js';
+import { InvoicesRepository } from './repositories/invoices.repository.js';
 import { AccountsRepository } from './repositories/accounts.repository.js';
 import { ApiKeysRepository } from './repositories/api-keys.repository.js';
 import { CatalogRepository } from './repositories/catalog.repository.js';
@@ -10,7 +12,7 @@ import { LedgerRepository } from './repositories/ledger.repository.js';
 import { UsageRepository } from './repositories/usage.repository.js';
 import { UsageReadsRepository } from './repositories/usage-reads.repository.js';
 
-const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache];
+const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache, InvoicesRepository, InvoicingService];
 
 /** The DataSource and every repository, shared by the API and the worker. */
 @Module({})

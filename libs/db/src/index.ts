@@ -9,3 +9,5 @@ export * from './repositories/ledger.repository.js';
 export * from './repositories/usage.repository.js';
 export * from './pricing-context.cache.js';
 export * from './repositories/usage-reads.repository.js';
+export * from './repositories/invoices.repository.js';
+export * from './invoicing.service.js';

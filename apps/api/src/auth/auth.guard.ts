@@ -30,6 +30,7 @@ export class AuthGuard implements CanActivate {
     const principal = await this.authenticate(request.headers.authorization);
     request.principal = principal;
     if (principal.role === 'admin') return true;
+    if (access.kind === 'authenticated') return true;
     if (access.kind === 'account' && request.params[access.param] === principal.accountId) return true;
     throw forbidden();
   }

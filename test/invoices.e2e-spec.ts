@@ -1,0 +1,301 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplicationContext } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { spawnSync } from 'node:child_process';
+import { InvoiceScheduler } from '../apps/worker/src/processors/invoice.scheduler.js';
+import { redisConnection } from '../libs/queue/src/index.js';
+import { DataSource } from 'typeorm';
+import { ADMIN, bearer, drained, producer, startApi, startWorker, uniqueQueueName, type TestApi } from './support/api.js';
+import { createAccount, createKey, credit, usageEvent } from './support/factories.js';
+import { scratchDatabase } from './support/scratch.js';
+
+// Its own database: this spec adds back-dated rate card versions, which would reprice everyone else's events.
+const USAGE_QUEUE = uniqueQueueName();
+let scratch: Awaited<ReturnType<typeof scratchDatabase>>;
+let api: TestApi;
+let worker: INestApplicationContext;
+let queue: Queue;
+let db: DataSource;
+
+beforeAll(async () => {
+  scratch = await scratchDatabase();
+  const setup = new DataSource({ type: 'postgres', url: scratch.url });
+  await setup.initialize();
+  // Version 2 repriced the second half of March 2026; version 3 went back to launch prices in April.
+  await setup.transaction(async (tx) => {
+    await tx.query('SET LOCAL session_replication_role = replica');
+    await tx.query(`INSERT INTO rate_card_versions (version, effective_from) VALUES (2, '2026-03-15T00:00:00Z'), (3, '2026-04-01T00:00:00Z')`);
+    await tx.query(`INSERT INTO rate_card_prices VALUES (2, 'qwen3-5-4b', 0.035, 0.065, 0.0175), (3, 'qwen3-5-4b', 0.04, 0.07, 0.02)`);
+  });
+  await setup.destroy();
+  api = await startApi({ DATABASE_URL: scratch.url, USAGE_QUEUE });
+  worker = await startWorker({ DATABASE_URL: scratch.url, USAGE_QUEUE });
+  queue = producer(USAGE_QUEUE);
+  db = api.app.get(DataSource);
+});
+afterAll(async () => {
+  await queue?.close();
+  await worker?.close();
+  await api?.close();
+  await scratch?.drop();
+});
+
+async function send(events: unknown[]) {
+  await queue.add('usage-batch', { events });
+  await drained(queue);
+}
+const at = (accountId: string, occurredAt: string, usage: Record<string, unknown>) => usageEvent(accountId, { occurred_at: occurredAt, usage });
+const generate = async (period: string) => (await api.http().post('/v1/invoices/generate').set(ADMIN).send({ period }).expect(200)).body;
+async function invoiceOf(accountId: string, period: string) {
+  const res = await api.http().get(`/v1/accounts/${accountId}/invoices`).set(ADMIN).expect(200);
+  const summary = res.body.data.find((i: { period: string; status: string }) => i.period === period && i.status !== 'void');
+  return summary ? (await api.http().get(`/v1/invoices/${summary.invoice_id}`).set(ADMIN).expect(200)).body : undefined;
+}
+
+describe('monthly invoices', () => {
+  it('bills usage on either side of a month edge to its own month, and each month opens where the last closed', async () => {
+    const { account_id } = await createAccount(api, { name: 'Edge Ltd' });
+    await send([
+      at(account_id, '2026-06-30T23:59:59.999Z', { prompt_tokens: 1000, completion_tokens: 100 }),
+      at(account_id, '2026-07-01T00:00:00.000Z', { prompt_tokens: 2000, completion_tokens: 10, prompt_tokens_details: { cached_tokens: 500 } }),
+    ]);
+    await generate('2026-06');
+    await generate('2026-07');
+    const june = await invoiceOf(account_id, '2026-06');
+    const july = await invoiceOf(account_id, '2026-07');
+    expect(june).toMatchObject({
+      number: expect.stringMatching(/^INV-2026-06-\d{6}$/),
+      account_name: 'Edge Ltd',
+      status: 'draft',
+      period_start: '2026-06-01T00:00:00.000Z',
+      period_end: '2026-07-01T00:00:00.000Z',
+      opening_balance: '0',
+      credits_total: '0',
+      usage_total: '0.000047',
+      usage_total_rounded: '0.00',
+      closing_balance: '-0.000047',
+      lines: [
+        { model: 'qwen3-5-4b', token_class: 'input', rate_card_version: 3, unit_price_per_million: '0.04', tokens: 1000, amount: '0.00004', late: false, usage_period: '2026-06' },
+        { model: 'qwen3-5-4b', token_class: 'output', rate_card_version: 3, unit_price_per_million: '0.07', tokens: 100, amount: '0.000007', late: false, usage_period: '2026-06' },
+      ],
+    });
+    // 1500 x 0.04 + 500 x 0.02 + 10 x 0.07 = 70.7 micro-dollars
+    expect(july).toMatchObject({ opening_balance: '-0.000047', usage_total: '0.0000707', closing_balance: '-0.0001177' });
+    expect(july.lines.map((l: { token_class: string; tokens: number }) => [l.token_class, l.tokens])).toEqual([
+      ['input', 1500],
+      ['cached_input', 500],
+      ['output', 10],
+    ]);
+  });
+
+  it('splits lines by rate card version when the price changed inside the month', async () => {
+    const { account_id } = await createAccount(api);
+    await send([
+      at(account_id, '2026-03-14T23:59:59.999Z', { prompt_tokens: 200_000, completion_tokens: 20_000 }),
+      at(account_id, '2026-03-15T00:00:00.000Z', { prompt_tokens: 200_000, completion_tokens: 20_000 }),
+    ]);
+    await generate('2026-03');
+    const march = await invoiceOf(account_id, '2026-03');
+    expect(march.lines.map((l: { rate_card_version: number; token_class: string; amount: string }) => [l.rate_card_version, l.token_class, l.amount])).toEqual([
+      [1, 'input', '0.008'],
+      [1, 'output', '0.0014'],
+      [2, 'input', '0.007'],
+      [2, 'output', '0.0013'],
+    ]);
+    expect(march).toMatchObject({ usage_total: '0.0177', usage_total_rounded: '0.02', closing_balance: '-0.0177' });
+  });
+
+  it('is idempotent: running again creates nothing new, refreshes drafts, and never touches a finalized invoice', async () => {
+    const { account_id } = await createAccount(api);
+    await send([at(account_id, '2026-05-10T10:00:00Z', { prompt_tokens: 10, completion_tokens: 1 })]);
+    const first = await generate('2026-05');
+    expect(first.created).toBeGreaterThanOrEqual(1);
+    const again = await generate('2026-05');
+    expect(again.created).toBe(0);
+    const [{ n }] = await db.query("SELECT count(*)::int AS n FROM invoices WHERE account_id = $1 AND period = '2026-05-01'", [account_id]);
+    expect(n).toBe(1);
+
+    await send([at(account_id, '2026-05-20T10:00:00Z', { prompt_tokens: 10, completion_tokens: 1 })]);
+    await generate('2026-05');
+    const draft = await invoiceOf(account_id, '2026-05');
+    expect(draft.usage_total).toBe('0.00000094');
+
+    await api.http().post(`/v1/invoices/${draft.invoice_id}/finalize`).set(ADMIN).expect(200);
+    const final = await invoiceOf(account_id, '2026-05');
+    await generate('2026-05');
+    expect(await invoiceOf(account_id, '2026-05')).toEqual(final);
+  });
+
+  it('bills usage that arrives after its month was finalized on the next open invoice, marked late, and keeps the final one unchanged', async () => {
+    const { account_id } = await createAccount(api);
+    await send([at(account_id, '2026-08-05T00:00:00Z', { prompt_tokens: 100, completion_tokens: 0 })]);
+    await generate('2026-08');
+    const august = await invoiceOf(account_id, '2026-08');
+    await api.http().post(`/v1/invoices/${august.invoice_id}/finalize`).set(ADMIN).expect(200);
+    const finalAugust = (await api.http().get(`/v1/invoices/${august.invoice_id}`).set(ADMIN)).body;
+
+    await send([
+      at(account_id, '2026-08-31T23:59:59.999Z', { prompt_tokens: 0, completion_tokens: 1000 }),
+      at(account_id, '2026-09-02T00:00:00Z', { prompt_tokens: 200, completion_tokens: 0 }),
+    ]);
+    await generate('2026-09');
+    const september = await invoiceOf(account_id, '2026-09');
+    expect(september.lines).toEqual([
+      { model: 'qwen3-5-4b', token_class: 'input', rate_card_version: 3, unit_price_per_million: '0.04', tokens: 200, amount: '0.000008', late: false, usage_period: '2026-09' },
+      { model: 'qwen3-5-4b', token_class: 'output', rate_card_version: 3, unit_price_per_million: '0.07', tokens: 1000, amount: '0.00007', late: true, usage_period: '2026-08' },
+    ]);
+    expect(september).toMatchObject({ opening_balance: finalAugust.closing_balance, usage_total: '0.000078', closing_balance: '-0.000082' });
+    expect((await api.http().get(`/v1/invoices/${august.invoice_id}`).set(ADMIN)).body).toEqual(finalAugust);
+    // The late usage was debited at once, and invoices and balance agree.
+    const balance = (await api.http().get(`/v1/accounts/${account_id}/balance`).set(ADMIN)).body.balance;
+    expect(balance).toBe('-0.000082');
+  });
+
+  it('counts credits in their month and ties out: opening + credits - usage = closing', async () => {
+    const { account_id } = await createAccount(api);
+    await credit(api, account_id, '25.00');
+    await send([usageEvent(account_id, { usage: { prompt_tokens: 1000, completion_tokens: 1000 } })]);
+    const now = new Date();
+    const period = `${now.getUTCFullYear()}-${String(now.getUTCMonth() + 1).padStart(2, '0')}`;
+    await generate(period);
+    const invoice = await invoiceOf(account_id, period);
+    expect(invoice).toMatchObject({ credits_total: '25', usage_total: '0.00011', usage_total_rounded: '0.00', closing_balance: '24.99989', status: 'draft' });
+    const res = await api.http().post(`/v1/invoices/${invoice.invoice_id}/finalize`).set(ADMIN).expect(409);
+    expect(res.body.detail).toContain('is not over yet');
+  });
+});
+
+describe('lifecycle', () => {
+  it('numbers invoices sequentially per month, readable and unique', async () => {
+    const accounts = await Promise.all([createAccount(api), createAccount(api), createAccount(api)]);
+    await send(accounts.map((a) => at(a.account_id, '2026-02-10T00:00:00Z', { prompt_tokens: 1, completion_tokens: 1 })));
+    await generate('2026-02');
+    const rows = await db.query("SELECT number FROM invoices WHERE period = '2026-02-01' ORDER BY number");
+    expect(rows.map((r: { number: string }) => r.number)).toEqual(['INV-2026-02-000001', 'INV-2026-02-000002', 'INV-2026-02-000003']);
+  });
+
+  it('refuses what the lifecycle forbids, with 409', async () => {
+    const { account_id } = await createAccount(api);
+    await send([at(account_id, '2026-01-10T00:00:00Z', { prompt_tokens: 1, completion_tokens: 1 }), at(account_id, '2026-02-10T00:00:00Z', { prompt_tokens: 1, completion_tokens: 1 })]);
+    await generate('2026-01');
+    await generate('2026-02');
+    const january = await invoiceOf(account_id, '2026-01');
+    const february = await invoiceOf(account_id, '2026-02');
+    expect((await api.http().post(`/v1/invoices/${february.invoice_id}/finalize`).set(ADMIN).expect(409)).body.detail).toContain(`Finalize ${january.number} first`);
+    await api.http().post(`/v1/invoices/${january.invoice_id}/void`).set(ADMIN).expect(409);
+    await api.http().post(`/v1/invoices/${january.invoice_id}/finalize`).set(ADMIN).expect(200);
+    await api.http().post(`/v1/invoices/${january.invoice_id}/finalize`).set(ADMIN).expect(200);
+    const voided = await api.http().post(`/v1/invoices/${january.invoice_id}/void`).set(ADMIN).expect(200);
+    expect(voided.body).toMatchObject({ status: 'void', voided_at: expect.any(String) });
+    const res = await api.http().post(`/v1/invoices/${january.invoice_id}/finalize`).set(ADMIN).expect(409);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    await api.http().post('/v1/invoices/inv_nope/finalize').set(ADMIN).expect(404);
+  });
+
+  it('is immutable in the database once finalized', async () => {
+    const { account_id } = await createAccount(api);
+    await send([at(account_id, '2026-04-10T00:00:00Z', { prompt_tokens: 1, completion_tokens: 1 })]);
+    await generate('2026-04');
+    const invoice = await invoiceOf(account_id, '2026-04');
+    await api.http().post(`/v1/invoices/${invoice.invoice_id}/finalize`).set(ADMIN).expect(200);
+    await expect(db.query('UPDATE invoices SET usage_total = 0, usage_total_rounded = 0, closing_balance = opening_balance + credits_total WHERE invoice_id = $1', [invoice.invoice_id])).rejects.toThrow(/finalized and immutable/);
+    await expect(db.query('DELETE FROM invoice_lines WHERE invoice_id = $1', [invoice.invoice_id])).rejects.toThrow(/are final/);
+    await expect(db.query('DELETE FROM invoices WHERE invoice_id = $1', [invoice.invoice_id])).rejects.toThrow(/never deleted/);
+  });
+
+  it.each([['2026-13'], ['2026-1'], ['november'], [202611]])('answers a 4xx problem for the period %j', async (period) => {
+    const res = await api.http().post('/v1/invoices/generate').set(ADMIN).send({ period });
+    expect([400, 422]).toContain(res.status);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  });
+
+  it('refuses a month that has not started', async () => {
+    await api.http().post('/v1/invoices/generate').set(ADMIN).send({ period: '2099-01' }).expect(422);
+  });
+});
+
+describe('access and PDF', () => {
+  it('lets an account key read its own invoices and PDFs, and nobody else\'s', async () => {
+    const mine = await createAccount(api, { name: 'Zürich Widgets AG' });
+    const other = await createAccount(api);
+    await send([at(mine.account_id, '2026-02-12T00:00:00Z', { prompt_tokens: 5, completion_tokens: 5 }), at(other.account_id, '2026-02-12T00:00:00Z', { prompt_tokens: 5, completion_tokens: 5 })]);
+    await generate('2026-02');
+    const secret = await createKey(api, mine.account_id);
+    const own = (await api.http().get(`/v1/accounts/${mine.account_id}/invoices`).set(bearer(secret)).expect(200)).body.data[0];
+    const theirs = (await api.http().get(`/v1/accounts/${other.account_id}/invoices`).set(ADMIN).expect(200)).body.data[0];
+    await api.http().get(`/v1/invoices/${own.invoice_id}`).set(bearer(secret)).expect(200);
+    await api.http().get(`/v1/invoices/${theirs.invoice_id}`).set(bearer(secret)).expect(403);
+    await api.http().get(`/v1/invoices/${theirs.invoice_id}/pdf`).set(bearer(secret)).expect(403);
+    await api.http().get(`/v1/accounts/${other.account_id}/invoices`).set(bearer(secret)).expect(403);
+    await api.http().post('/v1/invoices/generate').set(bearer(secret)).send({ period: '2026-02' }).expect(403);
+    await api.http().post(`/v1/invoices/${own.invoice_id}/finalize`).set(bearer(secret)).expect(403);
+    await api.http().get(`/v1/invoices/${own.invoice_id}`).expect(401);
+  });
+
+  it('serves a PDF whose text carries the number, the account and the totals', async () => {
+    const { account_id } = await createAccount(api, { name: 'Acme PDF Corp' });
+    await send([at(account_id, '2026-02-20T00:00:00Z', { prompt_tokens: 123456, completion_tokens: 7890 })]);
+    await generate('2026-02');
+    const invoice = await invoiceOf(account_id, '2026-02');
+    const res = await api.http().get(`/v1/invoices/${invoice.invoice_id}/pdf`).set(ADMIN).buffer(true).parse((response, done) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => done(null, Buffer.concat(chunks)));
+    }).expect(200);
+    expect(res.headers['content-type']).toBe('application/pdf');
+    expect(res.headers['content-disposition']).toBe(`inline; filename="${invoice.number}.pdf"`);
+    const text = await pdfText(res.body as Buffer);
+    // 123456 x 0.04 + 7890 x 0.07 = 4938.24 + 552.3 micro-dollars
+    expect(invoice.usage_total).toBe('0.00549054');
+    for (const expected of [invoice.number, 'Acme PDF Corp', account_id, '0.00549054', '0.01', invoice.closing_balance, 'DRAFT']) {
+      expect(text).toContain(expected);
+    }
+  });
+});
+
+async function pdfText(pdf: Buffer): Promise<string> {
+  const { getDocument } = await import('pdfjs-dist/legacy/build/pdf.mjs');
+  const doc = await getDocument({ data: new Uint8Array(pdf), useSystemFonts: false, disableFontFace: true }).promise;
+  const pages: string[] = [];
+  for (let i = 1; i <= doc.numPages; i++) {
+    const content = await (await doc.getPage(i)).getTextContent();
+    pages.push(content.items.map((item) => ('str' in item ? item.str : '')).join(' '));
+  }
+  await doc.destroy();
+  return pages.join('\n');
+}
+
+describe('running it', () => {
+  it('schedules last month\'s drafts for five past midnight UTC on the 1st, and a run generates them', async () => {
+    const maintenance = new Queue('billing-maintenance', { connection: redisConnection(process.env.REDIS_URL!), prefix: process.env.QUEUE_PREFIX });
+    try {
+      const schedulers = await maintenance.getJobSchedulers();
+      expect(schedulers).toEqual([expect.objectContaining({ key: 'monthly-invoice-drafts', pattern: '5 0 1 * *', tz: 'UTC', name: 'generate-invoices' })]);
+    } finally {
+      await maintenance.close();
+    }
+    const { account_id } = await createAccount(api);
+    await send([at(account_id, '2026-09-15T00:00:00Z', { prompt_tokens: 3, completion_tokens: 3 })]);
+    const progress: unknown[] = [];
+    const result = await worker.get(InvoiceScheduler).run({ name: 'generate-invoices', data: { period: '2026-09' }, updateProgress: async (p: unknown) => void progress.push(p) } as never);
+    expect(result).toMatchObject({ period: '2026-09' });
+    expect(progress.at(-1)).toMatchObject({ period: '2026-09', done: expect.any(Number), total: expect.any(Number) });
+    expect(await invoiceOf(account_id, '2026-09')).toMatchObject({ status: 'draft', usage_total: '0.00000033' });
+  });
+
+  it('npm run invoices shows progress and finalizes with --finalize', async () => {
+    const { account_id } = await createAccount(api);
+    await send([at(account_id, '2025-12-31T23:59:59Z', { prompt_tokens: 1, completion_tokens: 1 }), at(account_id, '2026-01-20T00:00:00Z', { prompt_tokens: 1, completion_tokens: 1 })]);
+    const cli = spawnSync(process.execPath, ['dist/apps/cli/src/invoices.js', '--period', '2026-01', '--finalize'], {
+      env: { PATH: process.env.PATH, DATABASE_URL: scratch.url },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(cli.stdout).toMatch(/generating 2026-01: \d+\/\d+ accounts/);
+    expect(cli.stdout).toMatch(/invoices finalized/);
+    expect((await invoiceOf(account_id, '2026-01')).status).toBe('finalized');
+    const usage = spawnSync(process.execPath, ['dist/apps/cli/src/invoices.js'], { env: { PATH: process.env.PATH }, encoding: 'utf8' });
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toContain('usage: npm run invoices -- --period YYYY-MM [--finalize]');
+  });
+});

@@ -8,6 +8,7 @@ import { AccountsController } from './accounts/accounts.controller.js';
 import { AccountsService } from './accounts/accounts.service.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import { ProblemFilter } from './common/problem.filter.js';
+import { FinanceController } from './finance/finance.controller.js';
 import { HealthController } from './health/health.controller.js';
 import { PricingController } from './pricing/pricing.controller.js';
 import { PricingService } from './pricing/pricing.service.js';
@@ -32,7 +33,7 @@ export class ApiModule {
         DbModule.forRoot(config, { poolSize: 10, applicationName: 'billing-api' }),
         QueueModule.forRoot(config),
       ],
-      controllers: [HealthController, PricingController, AccountsController, UsageController, InvoicesController],
+      controllers: [HealthController, PricingController, AccountsController, UsageController, InvoicesController, FinanceController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: APP_GUARD, useClass: AuthGuard },

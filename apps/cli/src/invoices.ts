@@ -1,33 +1,15 @@
-import 'reflect-metadata';
-import { type DynamicModule, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { parseArgs } from 'node:util';
-import { loadConfigOrExit } from '@app/config';
-import { DbModule, InvoicesRepository, InvoicingService } from '@app/db';
+import { InvoicesRepository, InvoicingService } from '@app/db';
+import { args as parse, cliContext } from './cli-context.js';
 
 const USAGE = 'usage: npm run invoices -- --period YYYY-MM [--finalize]';
 
-@Module({})
-class InvoicesCliModule {
-  static forRoot(config: ReturnType<typeof loadConfigOrExit>): DynamicModule {
-    return { module: InvoicesCliModule, imports: [DbModule.forRoot(config, { poolSize: 4, applicationName: 'billing-cli' })] };
-  }
-}
-
-let args: { period?: string; finalize?: boolean };
-try {
-  args = parseArgs({ options: { period: { type: 'string' }, finalize: { type: 'boolean', default: false } } }).values;
-} catch (error) {
-  console.error(`${(error as Error).message}\n${USAGE}`);
-  process.exit(2);
-}
+const args = parse({ options: { period: { type: 'string' }, finalize: { type: 'boolean', default: false } } }, USAGE).values;
 if (!args.period) {
   console.error(USAGE);
   process.exit(2);
 }
 
-const config = loadConfigOrExit([]);
-const app = await NestFactory.createApplicationContext(InvoicesCliModule.forRoot(config), { logger: ['error'] });
+const app = await cliContext();
 const invoicing = app.get(InvoicingService);
 const progress = (label: string, done: number, total: number) =>
   process.stdout.write(`\r${label}: ${done}/${total} accounts${done === total ? '\n' : ''}`);

@@ -2,7 +2,9 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '@app/config';
 import { createDataSource } from './data-source.js';
+import { ExportsService } from './exports.service.js';
 import { InvoicingService } from './invoicing.service.js';
+import { ReconciliationService } from './reconciliation.service.js';
 import { PricingContextCache } from './pricing-context.cache.js';
 import { InvoicesRepository } from './repositories/invoices.repository.js';
 import { AccountsRepository } from './repositories/accounts.repository.js';
@@ -12,7 +14,7 @@ import { LedgerRepository } from './repositories/ledger.repository.js';
 import { UsageRepository } from './repositories/usage.repository.js';
 import { UsageReadsRepository } from './repositories/usage-reads.repository.js';
 
-const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache, InvoicesRepository, InvoicingService];
+const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache, InvoicesRepository, InvoicingService, ExportsService, ReconciliationService];
 
 /** The DataSource and every repository, shared by the API and the worker. */
 @Module({})

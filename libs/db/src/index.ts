@@ -11,3 +11,5 @@ export * from './pricing-context.cache.js';
 export * from './repositories/usage-reads.repository.js';
 export * from './repositories/invoices.repository.js';
 export * from './invoicing.service.js';
+export * from './exports.service.js';
+export * from './reconciliation.service.js';

@@ -1,0 +1,174 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+
+export interface ReconciliationCheck {
+  name: string;
+  description: string;
+  ok: boolean;
+  expected: string;
+  actual: string;
+}
+
+export interface Discrepancy {
+  check: string;
+  /** What is off: an account, a ledger entry, an event, a rollup, an invoice. */
+  subject: string;
+  id: string;
+  expected: string;
+  actual: string;
+}
+
+export interface ReconciliationReport {
+  ok: boolean;
+  from: string | null;
+  to: string | null;
+  checks: ReconciliationCheck[];
+  discrepancies: Discrepancy[];
+  /** True when more discrepancies exist than are listed. */
+  truncated: boolean;
+}
+
+export const MAX_DISCREPANCIES = 1000;
+
+interface CheckSpec {
+  name: string;
+  description: string;
+  /** One row with the aggregate expected and actual values (text). */
+  totals: string;
+  /** The rows that are off: subject, id, expected, actual (text). */
+  offenders: string;
+}
+
+/** Restricts a column to [from, to) with the report's parameters $1 and $2 (either may be null). */
+const inRange = (column: string) => `($1::timestamptz IS NULL OR ${column} >= $1) AND ($2::timestamptz IS NULL OR ${column} < $2)`;
+
+const CHECKS: CheckSpec[] = [
+  {
+    name: 'balances_match_ledger',
+    description: 'every stored balance equals the sum of its account\'s ledger entries (all time)',
+    totals: `SELECT coalesce((SELECT sum(amount) FROM ledger_entries), 0)::text AS expected, coalesce((SELECT sum(balance) FROM account_balances), 0)::text AS actual`,
+    offenders: `SELECT 'account' AS subject, b.account_id AS id, coalesce(l.total, 0)::text AS expected, b.balance::text AS actual
+      FROM account_balances b LEFT JOIN (SELECT account_id, sum(amount) AS total FROM ledger_entries GROUP BY 1) l USING (account_id)
+      WHERE b.balance <> coalesce(l.total, 0)`,
+  },
+  {
+    name: 'ledger_running_balances',
+    description: 'every ledger entry\'s balance_after equals the running sum of its account\'s entries (all time)',
+    totals: `SELECT '0'::text AS expected, count(*)::text AS actual FROM (
+        SELECT balance_after <> sum(amount) OVER (PARTITION BY account_id ORDER BY entry_id) AS off FROM ledger_entries) x WHERE off`,
+    offenders: `SELECT 'ledger_entry' AS subject, entry_id::text AS id, running::text AS expected, balance_after::text AS actual FROM (
+        SELECT entry_id, balance_after, sum(amount) OVER (PARTITION BY account_id ORDER BY entry_id) AS running FROM ledger_entries) x
+      WHERE balance_after <> running`,
+  },
+  {
+    name: 'usage_debits_match_events',
+    description: 'usage debits in the ledger equal the priced events they debited, entry by entry (ledger entries created in the range)',
+    totals: `SELECT coalesce((SELECT sum(e.cost) FROM usage_events e JOIN ledger_entries l ON l.entry_id = e.ledger_entry_id WHERE ${inRange('l.created_at')}), 0)::text AS expected,
+        coalesce((SELECT -sum(amount) FROM ledger_entries WHERE kind = 'usage' AND ${inRange('created_at')}), 0)::text AS actual`,
+    offenders: `WITH debits AS (SELECT entry_id, -amount AS debited, event_count FROM ledger_entries WHERE kind = 'usage' AND ${inRange('created_at')}),
+        events AS (SELECT ledger_entry_id, sum(cost) AS cost, count(*) AS n FROM usage_events WHERE ledger_entry_id IN (SELECT entry_id FROM debits) GROUP BY 1)
+      SELECT 'ledger_entry' AS subject, d.entry_id::text AS id, coalesce(e.cost, 0)::text || ' over ' || coalesce(e.n, 0) || ' events' AS expected,
+        d.debited::text || ' over ' || d.event_count || ' events' AS actual
+      FROM debits d LEFT JOIN events e ON e.ledger_entry_id = d.entry_id
+      WHERE coalesce(e.cost, 0) <> d.debited OR coalesce(e.n, 0) <> d.event_count
+      UNION ALL
+      SELECT 'event', e.event_id, 'a usage debit', 'ledger entry ' || e.ledger_entry_id || ' is missing'
+      FROM usage_events e LEFT JOIN ledger_entries l ON l.entry_id = e.ledger_entry_id
+      WHERE ${inRange('e.received_at')} AND (l.entry_id IS NULL OR l.kind <> 'usage' OR l.account_id <> e.account_id)`,
+  },
+  {
+    name: 'rollups_match_events',
+    description: 'hourly rollups equal the sums over their events (hours in the range)',
+    totals: `SELECT coalesce((SELECT sum(cost) FROM usage_events WHERE ${inRange('occurred_at')}), 0)::text AS expected,
+        coalesce((SELECT sum(cost) FROM usage_rollups WHERE ${inRange('hour')}), 0)::text AS actual`,
+    offenders: `WITH e AS (
+        SELECT account_id, date_trunc('hour', occurred_at, 'UTC') AS hour, model_id, rate_card_version, count(*) AS requests,
+          sum(input_tokens) AS input, sum(cached_input_tokens) AS cached, sum(output_tokens) AS output, sum(cost) AS cost
+        FROM usage_events WHERE ${inRange('occurred_at')} GROUP BY 1, 2, 3, 4),
+      r AS (SELECT * FROM usage_rollups WHERE ${inRange('hour')})
+      SELECT 'rollup' AS subject, concat_ws(' ', coalesce(r.account_id, e.account_id), to_char(coalesce(r.hour, e.hour), 'YYYY-MM-DD"T"HH24"Z"'),
+          coalesce(r.model_id, e.model_id), 'v' || coalesce(r.rate_card_version, e.rate_card_version)) AS id,
+        concat_ws('/', coalesce(e.requests, 0), coalesce(e.input, 0), coalesce(e.cached, 0), coalesce(e.output, 0), coalesce(e.cost, 0)) AS expected,
+        concat_ws('/', coalesce(r.requests, 0), coalesce(r.input_tokens, 0), coalesce(r.cached_input_tokens, 0), coalesce(r.output_tokens, 0), coalesce(r.cost, 0)) AS actual
+      FROM e FULL JOIN r USING (account_id, hour, model_id, rate_card_version)
+      WHERE r.requests IS DISTINCT FROM e.requests OR r.input_tokens IS DISTINCT FROM e.input OR r.cached_input_tokens IS DISTINCT FROM e.cached
+        OR r.output_tokens IS DISTINCT FROM e.output OR r.cost IS DISTINCT FROM e.cost`,
+  },
+  {
+    name: 'invoices_tie_out',
+    description: 'each invoice\'s lines add up to its usage_total, usage_total_rounded is it rounded to cents, and opening + credits - usage = closing (invoice months in the range)',
+    totals: `SELECT coalesce(sum(l.total), 0)::text AS expected, coalesce(sum(i.usage_total), 0)::text AS actual
+      FROM invoices i LEFT JOIN (SELECT invoice_id, sum(amount) AS total FROM invoice_lines GROUP BY 1) l USING (invoice_id)
+      WHERE ${inRange('i.period')}`,
+    offenders: `SELECT 'invoice' AS subject, i.number AS id,
+        coalesce(l.total, 0)::text || ' usage, closing ' || (i.opening_balance + i.credits_total - i.usage_total)::text AS expected,
+        i.usage_total::text || ' usage (' || i.usage_total_rounded || ' rounded), closing ' || i.closing_balance::text AS actual
+      FROM invoices i LEFT JOIN (SELECT invoice_id, sum(amount) AS total FROM invoice_lines GROUP BY 1) l USING (invoice_id)
+      WHERE ${inRange('i.period')} AND (coalesce(l.total, 0) <> i.usage_total OR i.usage_total_rounded <> round(i.usage_total, 2)
+        OR i.opening_balance + i.credits_total - i.usage_total <> i.closing_balance)`,
+  },
+  {
+    name: 'invoices_chain',
+    description: 'each live invoice opens where the account\'s previous live invoice closed (invoice months in the range)',
+    totals: `SELECT '0'::text AS expected, count(*)::text AS actual FROM (
+        SELECT period, opening_balance, lag(closing_balance) OVER (PARTITION BY account_id ORDER BY period) AS previous
+        FROM invoices WHERE status <> 'void') x WHERE previous IS NOT NULL AND opening_balance <> previous AND ${inRange('period')}`,
+    offenders: `SELECT 'invoice' AS subject, number AS id, previous::text AS expected, opening_balance::text AS actual FROM (
+        SELECT number, period, opening_balance, lag(closing_balance) OVER (PARTITION BY account_id ORDER BY period) AS previous
+        FROM invoices WHERE status <> 'void') x WHERE previous IS NOT NULL AND opening_balance <> previous AND ${inRange('period')}`,
+  },
+  {
+    name: 'no_event_priced_and_rejected',
+    description: 'no event id is both priced and rejected (a conflict rejection names a priced id by design and is not counted)',
+    totals: `SELECT '0'::text AS expected, count(DISTINCT r.event_id)::text AS actual
+      FROM rejected_events r JOIN usage_events e USING (event_id) WHERE r.reason <> 'conflict' AND ${inRange('r.received_at')}`,
+    offenders: `SELECT DISTINCT 'event' AS subject, r.event_id AS id, 'priced only' AS expected, 'priced, and rejected as ' || r.reason AS actual
+      FROM rejected_events r JOIN usage_events e USING (event_id) WHERE r.reason <> 'conflict' AND ${inRange('r.received_at')}`,
+  },
+];
+
+/**
+ * Proves the books are whole: each check compares what the data says with what it should say,
+ * and names every account, entry, event, rollup or invoice that is off. Runs in one
+ * repeatable-read snapshot, so concurrent billing cannot make it report a false discrepancy.
+ */
+@Injectable()
+export class ReconciliationService {
+  constructor(private readonly db: DataSource) {}
+
+  async run(range: { from?: Date; to?: Date } = {}): Promise<ReconciliationReport> {
+    const params = [range.from ?? null, range.to ?? null];
+    return this.db.transaction('REPEATABLE READ', async (tx: EntityManager) => {
+      await tx.query('SET TRANSACTION READ ONLY');
+      const checks: ReconciliationCheck[] = [];
+      const discrepancies: Discrepancy[] = [];
+      let truncated = false;
+      for (const spec of CHECKS) {
+        const uses = (sql: string) => (sql.includes('$1') ? params : []);
+        const [totals] = await tx.query(spec.totals, uses(spec.totals));
+        const offenders: Omit<Discrepancy, 'check'>[] = await tx.query(`${spec.offenders} LIMIT ${MAX_DISCREPANCIES + 1}`, uses(spec.offenders));
+        const room = MAX_DISCREPANCIES - discrepancies.length;
+        if (offenders.length > room) truncated = true;
+        discrepancies.push(...offenders.slice(0, Math.max(room, 0)).map((o) => ({ check: spec.name, ...o })));
+        checks.push({
+          name: spec.name,
+          description: spec.description,
+          ok: offenders.length === 0 && numericEqual(totals.expected, totals.actual),
+          expected: trimScale(totals.expected),
+          actual: trimScale(totals.actual),
+        });
+      }
+      return {
+        ok: checks.every((c) => c.ok),
+        from: range.from?.toISOString() ?? null,
+        to: range.to?.toISOString() ?? null,
+        checks,
+        discrepancies,
+        truncated,
+      };
+    });
+  }
+}
+
+const trimScale = (value: string) => (value.includes('.') ? value.replace(/\.?0+$/, '') : value);
+const numericEqual = (a: string, b: string) => trimScale(a) === trimScale(b);

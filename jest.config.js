@@ -34,5 +34,7 @@ export default {
       testRegex: '\\.e2e-spec\\.ts$',
       setupFilesAfterEnv: ['<rootDir>/test/support/migrated.ts'],
     },
+    // Restarts Postgres and Redis: only ever run alone (npm run test:faults), never with the others.
+    { ...common, displayName: 'faults', roots: ['<rootDir>/test'], testRegex: '\\.fault-spec\\.ts$' },
   ],
 };

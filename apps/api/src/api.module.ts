@@ -7,9 +7,12 @@ import { QueueModule } from '@app/queue';
 import { AccountsController } from './accounts/accounts.controller.js';
 import { AccountsService } from './accounts/accounts.service.js';
 import { AuthGuard } from './auth/auth.guard.js';
+import { RateLimitGuard } from './auth/rate-limit.guard.js';
 import { ProblemFilter } from './common/problem.filter.js';
 import { FinanceController } from './finance/finance.controller.js';
 import { HealthController } from './health/health.controller.js';
+import { MetricsController } from './metrics/metrics.controller.js';
+import { MetricsService } from './metrics/metrics.service.js';
 import { PricingController } from './pricing/pricing.controller.js';
 import { PricingService } from './pricing/pricing.service.js';
 import { InvoicesController } from './invoices/invoices.controller.js';
@@ -33,15 +36,17 @@ export class ApiModule {
         DbModule.forRoot(config, { poolSize: 10, applicationName: 'billing-api' }),
         QueueModule.forRoot(config),
       ],
-      controllers: [HealthController, PricingController, AccountsController, UsageController, InvoicesController, FinanceController],
+      controllers: [HealthController, MetricsController, PricingController, AccountsController, UsageController, InvoicesController, FinanceController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
         AccountsService,
         PricingService,
         UsageService,
         InvoicesService,
+        MetricsService,
       ],
     };
   }

@@ -14,6 +14,10 @@ describe('loadConfig', () => {
       MAINTENANCE_QUEUE: 'billing-maintenance',
       QUEUE_PREFIX: 'bull',
       LOG_LEVEL: 'info',
+      RATE_LIMIT_PUBLIC_PER_MINUTE: 300,
+      RATE_LIMIT_ACCOUNT_PER_MINUTE: 1200,
+      WORKER_LOCK_DURATION_MS: 30000,
+      WORKER_STALLED_INTERVAL_MS: 30000,
     });
   });
 

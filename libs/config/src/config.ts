@@ -19,6 +19,14 @@ const schema = z.object({
   USAGE_QUEUE: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . -').default('usage-events'),
   MAINTENANCE_QUEUE: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . -').default('billing-maintenance'),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . : -').default('bull'),
+  /** Requests per minute per client address on public routes (pricing). */
+  RATE_LIMIT_PUBLIC_PER_MINUTE: z.coerce.number().int().min(1).default(300),
+  /** Requests per minute per account key. The admin key (the gateway, finance) is not limited. */
+  RATE_LIMIT_ACCOUNT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+  /** How long a worker holds a job without renewing its lock; a killed worker's jobs return after this. */
+  WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** How often workers look for jobs whose lock expired (stalled), to hand them out again. */
+  WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

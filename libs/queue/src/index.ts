@@ -2,3 +2,4 @@ export * from './connection.js';
 export * from './jobs.js';
 export * from './queue.module.js';
 export * from './maintenance.js';
+export * from './metrics.js';

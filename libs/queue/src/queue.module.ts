@@ -1,11 +1,23 @@
 import { BullModule, getQueueToken } from '@nestjs/bullmq';
-import { type DynamicModule, Inject, Injectable, Logger, Module, type OnModuleInit } from '@nestjs/common';
+import { type DynamicModule, Inject, Injectable, Logger, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import type { AppConfig } from '@app/config';
 import { redisConnection } from './connection.js';
 
 /** Injection token of the BullMQ `Queue` named by USAGE_QUEUE. */
 export const USAGE_QUEUE = Symbol('USAGE_QUEUE');
+/** Injection token of a plain ioredis client on REDIS_URL (health, metrics). */
+export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
+
+@Injectable()
+class RedisClientCloser implements OnApplicationShutdown {
+  constructor(@Inject(REDIS_CLIENT) private readonly redis: Redis) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
 
 /**
  * Connection errors are logged (once per outage), never thrown: ioredis reconnects on its own,
@@ -40,8 +52,21 @@ export class QueueModule {
         BullModule.forRoot({ connection: redisConnection(config.REDIS_URL), prefix: config.QUEUE_PREFIX }),
         BullModule.registerQueue({ name: config.USAGE_QUEUE }),
       ],
-      providers: [{ provide: USAGE_QUEUE, useExisting: getQueueToken(config.USAGE_QUEUE) }, QueueErrorLogger],
-      exports: [USAGE_QUEUE, BullModule],
+      providers: [
+        { provide: USAGE_QUEUE, useExisting: getQueueToken(config.USAGE_QUEUE) },
+        {
+          provide: REDIS_CLIENT,
+          useFactory: () => {
+            // Fails fast while Redis is down, so health and metrics answer instead of waiting.
+            const redis = new Redis({ ...(redisConnection(config.REDIS_URL) as object), maxRetriesPerRequest: 1, enableOfflineQueue: false });
+            redis.on('error', () => undefined);
+            return redis;
+          },
+        },
+        RedisClientCloser,
+        QueueErrorLogger,
+      ],
+      exports: [USAGE_QUEUE, REDIS_CLIENT, BullModule],
     };
   }
 }

@@ -1,11 +1,12 @@
-import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiCreatedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { TimeRangePageQuery } from '../common/pagination.js';
 import { AccountReadable, AdminOnly } from '../auth/auth.decorators.js';
 import { AccountsService } from './accounts.service.js';
 import {
   AccountResponse,
+  ApiKeyPage,
   ApiKeyResponse,
   BalanceResponse,
   CreateAccountDto,
@@ -52,6 +53,21 @@ export class AccountsController {
   @ApiCreatedResponse({ type: ApiKeyResponse })
   createKey(@Param('id') id: string) {
     return this.accounts.createKey(id);
+  }
+
+  @Get(':id/api-keys')
+  @AdminOnly()
+  @ApiOkResponse({ type: ApiKeyPage, description: 'key ids, never secrets' })
+  listKeys(@Param('id') id: string) {
+    return this.accounts.listKeys(id);
+  }
+
+  @Delete(':id/api-keys/:key_id')
+  @AdminOnly()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: 'revoked: the key is refused from now on' })
+  revokeKey(@Param('id') id: string, @Param('key_id') keyId: string) {
+    return this.accounts.revokeKey(id, keyId);
   }
 
   @Post(':id/credits')

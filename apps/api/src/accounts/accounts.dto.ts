@@ -61,6 +61,18 @@ export class ApiKeyResponse {
   @ApiProperty() created_at: string;
 }
 
+export class ApiKeySummary {
+  @ApiProperty({ example: 'key_3f2a9c0d1e4b5a6f' }) key_id: string;
+  @ApiProperty() account_id: string;
+  @ApiProperty() created_at: string;
+  @ApiProperty({ nullable: true, type: String }) revoked_at: string | null;
+}
+
+export class ApiKeyPage {
+  @ApiProperty({ type: [ApiKeySummary] }) data: ApiKeySummary[];
+  @ApiProperty({ nullable: true, type: String }) next_cursor: string | null;
+}
+
 export class LedgerEntryResponse {
   @ApiProperty({ example: '1042' }) entry_id: string;
   @ApiProperty({ example: 'acme-corp' }) account_id: string;

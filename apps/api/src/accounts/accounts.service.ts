@@ -50,6 +50,20 @@ export class AccountsService {
     return { key_id: row.key_id, secret: key.secret, account_id: accountId, created_at: row.created_at.toISOString() };
   }
 
+  async listKeys(accountId: string) {
+    await this.require(accountId);
+    const rows = await this.keys.list(accountId);
+    return {
+      data: rows.map((r) => ({ key_id: r.key_id, account_id: accountId, created_at: r.created_at.toISOString(), revoked_at: r.revoked_at?.toISOString() ?? null })),
+      next_cursor: null,
+    };
+  }
+
+  async revokeKey(accountId: string, keyId: string): Promise<void> {
+    await this.require(accountId);
+    if (!(await this.keys.revoke(accountId, keyId))) throw notFound(`Account ${accountId} has no key ${keyId}.`);
+  }
+
   /**
    * Credits once per Idempotency-Key: a replay of the same request returns the same entry
    * (created=false), the same key with another request is a 409.

@@ -1,10 +1,11 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Response } from 'express';
 import { DataSource } from 'typeorm';
-import { USAGE_QUEUE } from '@app/queue';
+import { REDIS_CLIENT } from '@app/queue';
 import { Public } from '../auth/auth.decorators.js';
+import { Unlimited } from '../auth/rate-limit.guard.js';
 
 const TIMEOUT_MS = 2_000;
 
@@ -24,11 +25,12 @@ async function probe(check: () => Promise<unknown>): Promise<'up' | 'down'> {
 }
 
 @ApiTags('operations')
+@Unlimited()
 @Controller('health')
 export class HealthController {
   constructor(
     private readonly db: DataSource,
-    @Inject(USAGE_QUEUE) private readonly queue: Queue,
+    @Inject(REDIS_CLIENT) private readonly redis: Redis,
   ) {}
 
   @Get()
@@ -38,7 +40,7 @@ export class HealthController {
   async check(@Res({ passthrough: true }) response: Response) {
     const [postgres, redis] = await Promise.all([
       probe(() => this.db.query('SELECT 1')),
-      probe(async () => (await this.queue.getBackend().client).info()),
+      probe(() => this.redis.ping()),
     ]);
     const ok = postgres === 'up' && redis === 'up';
     response.status(ok ? 200 : 503);

@@ -4,6 +4,7 @@ import { isPlainObject, mergePlans, planBatch, rejection, type BatchPlan } from 
 import { PricingContextCache, UsageRepository, type RecordOutcome } from '@app/db';
 import { MAX_BATCH_EVENTS, USAGE_BATCH_JOB, USAGE_JOB } from '@app/queue';
 import { isTransient } from './transient.js';
+import { WorkerRedis } from './worker-redis.js';
 
 export interface JobInput {
   id: string;
@@ -40,6 +41,7 @@ export class UsageIngestService {
   constructor(
     private readonly usage: UsageRepository,
     private readonly pricing: PricingContextCache,
+    private readonly redis: WorkerRedis,
   ) {}
 
   async prepare(job: JobInput): Promise<PreparedJob> {
@@ -57,13 +59,12 @@ export class UsageIngestService {
     const plan = mergePlans(jobs.map((j) => j.plan));
     const outcome = await this.withRetry(() => this.usage.record(plan.priced, plan.rejections, `usage flush ${flush}`, 'queue'));
     const result = { flush, priced: outcome.priced, rejected: outcome.rejected, duplicates: outcome.duplicates + plan.duplicates };
-    this.logger.log({
-      msg: 'flush committed',
-      ...result,
-      jobs: jobs.length,
-      events: jobs.reduce((n, j) => n + j.events, 0),
-      ms: Math.round(performance.now() - started),
-    });
+    const events = jobs.reduce((n, j) => n + j.events, 0);
+    const seconds = (performance.now() - started) / 1000;
+    this.logger.log({ msg: 'flush committed', ...result, jobs: jobs.length, events, ms: Math.round(seconds * 1000) });
+    this.redis.metrics
+      .recordFlush({ jobs: jobs.length, events, priced: result.priced, duplicates: result.duplicates, rejectedByReason: outcome.rejectedByReason, seconds })
+      .catch((error: Error) => this.logger.warn(`metrics not recorded: ${error.message}`));
     return result;
   }
 

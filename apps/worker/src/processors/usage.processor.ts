@@ -35,6 +35,8 @@ export class UsageProcessor implements OnApplicationBootstrap, OnApplicationShut
       prefix: this.config.QUEUE_PREFIX,
       concurrency: WORKER_CONCURRENCY,
       // A killed worker's jobs come back after their lock expires; keep redelivering them.
+      lockDuration: this.config.WORKER_LOCK_DURATION_MS,
+      stalledInterval: this.config.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: 100,
       removeOnComplete: { age: 3_600, count: 10_000 },
       removeOnFail: { age: 7 * 86_400 },

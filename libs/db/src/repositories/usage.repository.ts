@@ -10,6 +10,8 @@ export interface PricingContext {
 export interface RecordOutcome {
   priced: number;
   rejected: number;
+  /** Newly recorded rejections per reason code. */
+  rejectedByReason: Record<string, number>;
   duplicates: number;
   /** event ids that this call priced (committed once the transaction commits). */
   pricedIds: string[];
@@ -72,7 +74,7 @@ const RECORD_REJECTIONS = `
 INSERT INTO rejected_events (event_id, account_id, reason, detail, payload, payload_hash, source)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[])
 ON CONFLICT (payload_hash, reason) DO NOTHING
-RETURNING rejection_id`;
+RETURNING reason`;
 
 @Injectable()
 export class UsageRepository {
@@ -147,10 +149,12 @@ export class UsageRepository {
         }
       }
 
-      const recorded = rejected.length ? await this.insertRejections(tx, rejected, source) : 0;
+      const reasons = rejected.length ? await this.insertRejections(tx, rejected, source) : [];
       // A rejection recorded before (same payload, same reason) is a redelivery: a duplicate.
-      duplicates += rejected.length - recorded;
-      return { priced: pricedIds.length, rejected: recorded, duplicates, pricedIds };
+      duplicates += rejected.length - reasons.length;
+      const rejectedByReason: Record<string, number> = {};
+      for (const reason of reasons) rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + 1;
+      return { priced: pricedIds.length, rejected: reasons.length, rejectedByReason, duplicates, pricedIds };
     });
   }
 
@@ -175,8 +179,9 @@ export class UsageRepository {
     return rows.map((r) => r.event_id);
   }
 
-  private async insertRejections(tx: EntityManager, rejections: Rejection[], source: 'queue' | 'http'): Promise<number> {
-    const rows = await tx.query(RECORD_REJECTIONS, [
+  /** Returns the reason of each rejection that was new (not a redelivery). */
+  private async insertRejections(tx: EntityManager, rejections: Rejection[], source: 'queue' | 'http'): Promise<string[]> {
+    const rows: { reason: string }[] = await tx.query(RECORD_REJECTIONS, [
       rejections.map((r) => r.eventId),
       rejections.map((r) => r.accountId),
       rejections.map((r) => r.reason),
@@ -185,11 +190,11 @@ export class UsageRepository {
       rejections.map((r) => r.payloadHash),
       rejections.map(() => source),
     ]);
-    return rows.length;
+    return rows.map((r) => r.reason);
   }
 
   /** Records rejections outside a flush (HTTP ingest, malformed jobs); returns how many were new. */
-  recordRejections(rejections: Rejection[], source: 'queue' | 'http'): Promise<number> {
-    return rejections.length ? this.db.transaction((tx) => this.insertRejections(tx, rejections, source)) : Promise.resolve(0);
+  recordRejections(rejections: Rejection[], source: 'queue' | 'http'): Promise<string[]> {
+    return rejections.length ? this.db.transaction((tx) => this.insertRejections(tx, rejections, source)) : Promise.resolve([]);
   }
 }

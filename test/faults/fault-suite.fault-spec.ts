@@ -1,0 +1,239 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Queue } from 'bullmq';
+import { type ChildProcess, execSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { DataSource } from 'typeorm';
+import { Money, formatMoney } from '../../libs/billing/src/index.js';
+import { dropDatabase, migrate } from '../../libs/db/src/index.js';
+import { redisConnection } from '../../libs/queue/src/index.js';
+
+/**
+ * The fault suite (npm run test:faults): real worker processes from dist/, killed with SIGKILL and
+ * restarted, two of them on one queue, every batch delivered twice, Postgres restarted once
+ * mid-run, then Redis restarted under a running API and worker. It restarts this machine's
+ * Postgres and Redis, so it runs alone, after the other suites.
+ */
+
+const EVENTS = 100_000;
+const BATCH = 500;
+const ACCOUNTS = 200;
+const KILLS = 5;
+const run = randomBytes(3).toString('hex');
+const url = new URL(process.env.DATABASE_URL!);
+url.pathname = `/billing_faults_${run}`;
+const DATABASE_URL = url.toString();
+const QUEUE_PREFIX = `billing-faults-${run}`;
+const USAGE_QUEUE = 'usage-events';
+const REDIS_URL = process.env.REDIS_URL!;
+const log = createWriteStream(`/tmp/billing-faults-${run}.log`);
+const env = {
+  PATH: process.env.PATH,
+  DATABASE_URL,
+  REDIS_URL,
+  QUEUE_PREFIX,
+  USAGE_QUEUE,
+  LOG_LEVEL: 'warn',
+  ADMIN_API_KEY: 'fault-suite-admin-key-0123',
+  // A killed worker's jobs come back after 3 s instead of 30.
+  WORKER_LOCK_DURATION_MS: '3000',
+  WORKER_STALLED_INTERVAL_MS: '2000',
+};
+const figures = { events: EVENTS, jobs: 0, kills: 0, workerStarts: 0, postgresRestarts: 0, redisRestarts: 0, seconds: 0 };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const cluster = () => execSync('ls /etc/postgresql').toString().trim().split('\n')[0];
+
+function start(script: string, extra: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, [script], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.pipe(log, { end: false });
+  child.stderr!.pipe(log, { end: false });
+  return child;
+}
+
+function startWorker(): ChildProcess {
+  figures.workerStarts++;
+  return start('dist/apps/worker/src/main.js');
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+function restartPostgres(): void {
+  execSync(`pg_ctlcluster --skip-systemctl-redirect ${cluster()} main restart -m fast`, { stdio: 'ignore' });
+  figures.postgresRestarts++;
+}
+
+function restartRedis(): void {
+  execSync('redis-cli -h 127.0.0.1 -p 6379 shutdown nosave || true', { stdio: 'ignore' });
+  execSync('redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no', { stdio: 'ignore' });
+  figures.redisRestarts++;
+}
+
+/** An event's cost by the launch prices, computed here, independently of the service. */
+const cost = (uncached: number, cached: number, output: number) =>
+  new Money(uncached).mul('0.04').add(new Money(cached).mul('0.02')).add(new Money(output).mul('0.07')).div(1_000_000);
+
+let db: DataSource;
+let queue: Queue;
+const workers: ChildProcess[] = [];
+
+beforeAll(async () => {
+  await migrate(DATABASE_URL);
+  db = await new DataSource({ type: 'postgres', url: DATABASE_URL, extra: { max: 2 } }).initialize();
+  queue = new Queue(USAGE_QUEUE, { connection: redisConnection(REDIS_URL), prefix: QUEUE_PREFIX });
+  queue.on('error', () => undefined);
+}, 60_000);
+
+afterAll(async () => {
+  for (const w of workers) w.kill('SIGKILL');
+  await queue?.obliterate({ force: true }).catch(() => undefined);
+  await queue?.close().catch(() => undefined);
+  await db?.destroy().catch(() => undefined);
+  await dropDatabase(DATABASE_URL).catch(() => undefined);
+  process.stdout.write(
+    `faults: ${figures.events} events in ${figures.jobs} jobs (every batch twice), ${figures.kills} SIGKILLs, ${figures.workerStarts} worker starts, ` +
+      `${figures.postgresRestarts} Postgres restart, ${figures.redisRestarts} Redis restart, ${figures.seconds.toFixed(1)} s; log /tmp/billing-faults-${run}.log\n`,
+  );
+  log.end();
+}, 60_000);
+
+describe('fault suite', () => {
+  it('bills 100k events exactly once through worker kills, duplicate deliveries and a Postgres restart', async () => {
+    const accounts = Array.from({ length: ACCOUNTS }, (_, i) => `fault-${run}-${i}`);
+    await db.query(
+      `WITH a AS (INSERT INTO accounts (account_id, name) SELECT id, 'Fault ' || id FROM unnest($1::text[]) id RETURNING account_id)
+       INSERT INTO account_balances (account_id, balance) SELECT account_id, 0 FROM a`,
+      [accounts],
+    );
+    const expected = new Map(accounts.map((a) => [a, new Money(0)]));
+    let seed = 7;
+    const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const now = Date.now();
+    const batches: unknown[][] = [];
+    for (let b = 0; b < EVENTS / BATCH; b++) {
+      const events = Array.from({ length: BATCH }, (_, i) => {
+        const account = accounts[random(ACCOUNTS)];
+        const prompt = random(20_000);
+        const cached = random(prompt + 1);
+        const output = random(4_000);
+        expected.set(account, expected.get(account)!.sub(cost(prompt - cached, cached, output)));
+        return {
+          event_id: `f-${run}-${b}-${i}`,
+          account_id: account,
+          model: 'qwen3-5-4b',
+          endpoint: '/v1/chat/completions',
+          occurred_at: new Date(now - random(86_400_000)).toISOString(),
+          usage: { prompt_tokens: prompt, completion_tokens: output, prompt_tokens_details: { cached_tokens: cached } },
+        };
+      });
+      batches.push(events);
+    }
+
+    const started = performance.now();
+    workers.push(startWorker(), startWorker());
+    // Trickle the batches in over ~15 s, each one twice, while the chaos below runs.
+    const producing = (async () => {
+      for (let b = 0; b < batches.length; b += 10) {
+        const chunk = batches.slice(b, b + 10).flatMap((events) => [
+          { name: 'usage-batch', data: { events } },
+          { name: 'usage-batch', data: { events: [...events].reverse() } },
+        ]);
+        for (;;) {
+          try {
+            await queue.addBulk(chunk);
+            break;
+          } catch {
+            await sleep(200);
+          }
+        }
+        figures.jobs += chunk.length;
+        await sleep(700);
+      }
+    })();
+    const chaos = (async () => {
+      for (let k = 0; k < KILLS; k++) {
+        await sleep(2_000);
+        const victim = workers.splice(k % workers.length, 1)[0];
+        victim.kill('SIGKILL');
+        figures.kills++;
+        if (k === 2) restartPostgres();
+        await sleep(300);
+        workers.push(startWorker());
+      }
+    })();
+    await Promise.all([producing, chaos]);
+
+    await waitFor(
+      'every event priced and the queue empty',
+      async () => {
+        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+        if (Object.values(counts).some((n) => n > 0)) return false;
+        const [{ n }] = await db.query("SELECT count(*)::int AS n FROM usage_events WHERE event_id LIKE $1", [`f-${run}-%`]);
+        return n === EVENTS;
+      },
+      180_000,
+    );
+    figures.seconds = (performance.now() - started) / 1000;
+
+    // Exact, against the model computed here.
+    const rows: { account_id: string; balance: string }[] = await db.query('SELECT account_id, balance::text FROM account_balances WHERE account_id = ANY($1)', [accounts]);
+    const wrong = rows.filter((r) => formatMoney(new Money(r.balance)) !== formatMoney(expected.get(r.account_id)!));
+    expect(wrong).toEqual([]);
+    expect(rows).toHaveLength(ACCOUNTS);
+    const [{ rejected }] = await db.query('SELECT count(*)::int AS rejected FROM rejected_events');
+    expect(rejected).toBe(0);
+
+    // No job failed, stuck or active.
+    expect(await queue.getJobCounts('failed', 'active', 'waiting', 'delayed')).toEqual({ failed: 0, active: 0, waiting: 0, delayed: 0 });
+
+    // The books reconcile.
+    const reconcile = spawn(process.execPath, ['dist/apps/cli/src/reconcile.js'], { env });
+    let out = '';
+    reconcile.stdout.on('data', (chunk) => (out += chunk));
+    const code = await new Promise<number | null>((resolve) => reconcile.on('exit', resolve));
+    expect(out).toContain('reconciliation ok');
+    expect(code).toBe(0);
+  }, 300_000);
+
+  it('keeps working through a Redis restart: the API and the worker reconnect on their own', async () => {
+    const api = start('dist/apps/api/src/main.js', { PORT: '3917' });
+    try {
+      await waitFor('the API', async () => (await fetch('http://127.0.0.1:3917/health')).status === 200, 30_000);
+      restartRedis();
+      await waitFor('Redis', async () => execSync('redis-cli -h 127.0.0.1 -p 6379 ping').toString().trim() === 'PONG', 30_000);
+      await waitFor('the API to see Redis again', async () => (await fetch('http://127.0.0.1:3917/health')).status === 200, 30_000);
+      // Without persistence the restart lost whatever was queued; what is sent now is billed.
+      const event = {
+        event_id: `f-${run}-after-redis`,
+        account_id: `fault-${run}-0`,
+        model: 'qwen3-5-4b',
+        endpoint: '/v1/chat/completions',
+        occurred_at: new Date().toISOString(),
+        usage: { prompt_tokens: 10, completion_tokens: 1 },
+      };
+      await waitFor(
+        'the ingest route to take the event',
+        async () =>
+          (
+            await fetch('http://127.0.0.1:3917/v1/usage-events', {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', authorization: `Bearer ${env.ADMIN_API_KEY}` },
+              body: JSON.stringify({ events: [event] }),
+            })
+          ).status === 202,
+        30_000,
+      );
+      await waitFor('the worker to price it', async () => (await db.query('SELECT 1 FROM usage_events WHERE event_id = $1', [event.event_id])).length === 1, 60_000);
+      expect(await queue.getJobCounts('failed')).toEqual({ failed: 0 });
+    } finally {
+      api.kill('SIGTERM');
+    }
+  }, 180_000);
+});

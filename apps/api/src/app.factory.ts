@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import type { AppConfig } from '@app/config';
 import { ApiModule } from './api.module.js';
+import { jsonDepthLimit } from './common/json-depth.js';
 import { validationPipe } from './common/validation.js';
 
 /** Largest JSON body: a 1000-event batch with 4 KiB of metadata each fits well inside. */
@@ -18,6 +19,7 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
   });
   if (options.logger !== false) app.useLogger(app.get(Logger));
   app.useBodyParser('json', { limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] });
+  app.use(jsonDepthLimit);
   app.set('trust proxy', 'loopback');
   app.set('etag', false);
   app.set('x-powered-by', false);

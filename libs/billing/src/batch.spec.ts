@@ -63,6 +63,14 @@ describe('storablePayload', () => {
     expect(huge.head).toHaveLength(4096);
   });
 
+  it('keeps a __proto__ key from JSON as data, so different payloads stay different', () => {
+    const one = JSON.parse('{"event_id":"x","__proto__":{"n":1}}');
+    const two = JSON.parse('{"event_id":"x","__proto__":{"n":2}}');
+    expect(JSON.stringify(storablePayload(one))).toBe('{"event_id":"x","__proto__":{"n":1}}');
+    expect(rejection(one, 'invalid_payload', '').payloadHash).not.toBe(rejection(two, 'invalid_payload', '').payloadHash);
+    expect(({} as Record<string, unknown>).n).toBeUndefined();
+  });
+
   it('gives the same hash to the same payload whatever its key order', () => {
     expect(rejection({ a: 1, b: 2 }, 'invalid_payload', '').payloadHash).toBe(rejection({ b: 2, a: 1 }, 'invalid_payload', '').payloadHash);
   });

@@ -50,7 +50,10 @@ function sanitize(value: unknown, depth: number): unknown {
   if (Array.isArray(value)) return value.map((item) => sanitize(item, depth + 1));
   if (typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value as object)) out[escapeUnstorable(key)] = sanitize(item, depth + 1);
+    for (const [key, item] of Object.entries(value as object)) {
+      // defineProperty, not assignment: a "__proto__" key from JSON is data, and must stay a key.
+      Object.defineProperty(out, escapeUnstorable(key), { value: sanitize(item, depth + 1), enumerable: true, writable: true, configurable: true });
+    }
     return out;
   }
   return null; // undefined, functions, symbols: not JSON

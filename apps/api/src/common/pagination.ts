@@ -1,4 +1,4 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsISO8601, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { badRequest } from './problem.js';
@@ -19,7 +19,7 @@ export class PageQuery {
   cursor?: string;
 }
 
-export class TimeRangePageQuery extends PageQuery {
+export class TimeRangeQuery {
   @ApiPropertyOptional({ example: '2026-11-01T00:00:00Z', description: 'inclusive' })
   @IsOptional()
   @IsISO8601({ strict: true })
@@ -30,6 +30,8 @@ export class TimeRangePageQuery extends PageQuery {
   @IsISO8601({ strict: true })
   to?: string;
 }
+
+export class TimeRangePageQuery extends IntersectionType(PageQuery, TimeRangeQuery) {}
 
 export interface Page<T> {
   data: T[];

@@ -5,9 +5,9 @@ import { pipeline } from 'node:stream/promises';
 import { parsePeriod } from '@app/billing';
 import { ExportsService, ReconciliationService, type ExportKind } from '@app/db';
 import { AdminOnly } from '../auth/auth.decorators.js';
-import { parseRange } from '../common/pagination.js';
+import { TimeRangeQuery, parseRange } from '../common/pagination.js';
 import { badRequest } from '../common/problem.js';
-import { PeriodQuery, ReconciliationResponse, TimeRangeQuery } from './finance.dto.js';
+import { PeriodQuery, ReconciliationResponse } from './finance.dto.js';
 
 @ApiTags('finance')
 @Controller('v1')

@@ -1,17 +1,5 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsISO8601, IsOptional, IsString } from 'class-validator';
-
-export class TimeRangeQuery {
-  @ApiPropertyOptional({ example: '2026-11-01T00:00:00Z', description: 'inclusive' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  from?: string;
-
-  @ApiPropertyOptional({ example: '2026-12-01T00:00:00Z', description: 'exclusive' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  to?: string;
-}
+import { ApiProperty } from '@nestjs/swagger';
+import { IsString } from 'class-validator';
 
 export class PeriodQuery {
   @ApiProperty({ example: '2026-11' })

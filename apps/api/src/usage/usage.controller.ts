@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { AccountReadable, AdminOnly } from '../auth/auth.decorators.js';
 import { IngestResponse, IngestUsageDto, RejectedEventsPage, RejectedEventsQuery, UsageEventResponse, UsageSeriesQuery, UsageSeriesResponse } from './usage.dto.js';
 import { UsageService } from './usage.service.js';
@@ -13,7 +13,10 @@ export class UsageController {
   @AdminOnly()
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiAcceptedResponse({ type: IngestResponse })
-  ingest(@Body() body: IngestUsageDto) {
+  @ApiBody({ type: IngestUsageDto })
+  // The raw body, untouched by the validation pipe: events are billing data, kept exactly as sent
+  // (a deep copy would drop keys such as "__proto__" and make a later redelivery look like a conflict).
+  ingest(@Body() body: unknown) {
     return this.usage.ingest(body);
   }
 

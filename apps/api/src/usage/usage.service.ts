@@ -5,7 +5,7 @@ import { AccountsRepository, PricingContextCache, UsageReadsRepository, UsageRep
 import { MAX_BATCH_EVENTS, USAGE_BATCH_JOB, USAGE_QUEUE } from '@app/queue';
 import { type Page, decodeCursor, parseRange, toPage } from '../common/pagination.js';
 import { ProblemException, badRequest, notFound } from '../common/problem.js';
-import type { IngestResponse, IngestUsageDto, RejectedEventResponse, RejectedEventsQuery, UsageEventResponse, UsageSeriesQuery, UsageSeriesResponse } from './usage.dto.js';
+import type { IngestResponse, RejectedEventResponse, RejectedEventsQuery, UsageEventResponse, UsageSeriesQuery, UsageSeriesResponse } from './usage.dto.js';
 
 const ENQUEUE_TIMEOUT_MS = 5_000;
 const MAX_BUCKETS = { hour: 24 * 31, day: 366 * 5, month: 12 * 100 } as const;
@@ -28,8 +28,8 @@ export class UsageService {
    * Validates every event now (so the gateway learns at once what will never be billed), records
    * the rejections, and puts the rest on the queue as one batch job; the worker validates again.
    */
-  async ingest(body: IngestUsageDto): Promise<IngestResponse> {
-    const events = body.events;
+  async ingest(body: unknown): Promise<IngestResponse> {
+    const events = isPlainObject(body) ? body.events : undefined;
     if (!Array.isArray(events) || events.length === 0 || events.length > MAX_BATCH_EVENTS) {
       throw badRequest(`The body is { "events": [...] } with 1 to ${MAX_BATCH_EVENTS} usage events.`, [
         { field: 'events', message: `must be an array of 1 to ${MAX_BATCH_EVENTS} events` },

@@ -1,6 +1,6 @@
 /** Postgres and network failures that a retry can outlive. */
 const TRANSIENT_SQLSTATE = /^(08|40001|40P01|53|57P0[123]|55P03)/;
-const TRANSIENT_MESSAGE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|timeout exceeded when trying to connect|terminating connection|the database system is (starting up|shutting down)|Client has encountered a connection error/i;
+const TRANSIENT_MESSAGE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection terminated|timeout exceeded when trying to connect|terminating connection|the database system is (starting up|shutting down)|Client has encountered a connection error|Client was closed|not queryable|Connection is not established/i;
 
 export function isTransient(error: unknown): boolean {
   const e = error as { code?: unknown; driverError?: { code?: unknown; message?: unknown }; message?: unknown };

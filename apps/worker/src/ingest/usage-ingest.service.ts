@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { isPlainObject, mergePlans, planBatch, rejection, type BatchPlan } from '@app/billing';
-import { PricingContextCache, UsageRepository, type RecordOutcome } from '@app/db';
+import { PricingContextCache, UsageRepository } from '@app/db';
 import { MAX_BATCH_EVENTS, USAGE_BATCH_JOB, USAGE_JOB } from '@app/queue';
 import { isTransient } from './transient.js';
 import { WorkerRedis } from './worker-redis.js';
@@ -49,7 +49,7 @@ export class UsageIngestService {
     if (!Array.isArray(events)) {
       return { jobId: job.id, events: 1, plan: { priced: [], rejections: [events], duplicates: 0 } };
     }
-    const context = await this.pricing.get();
+    const context = await this.withRetry(() => this.pricing.get());
     return { jobId: job.id, events: events.length, plan: planBatch(events, { ...context, now: new Date() }) };
   }
 
@@ -89,10 +89,11 @@ export class UsageIngestService {
     return events;
   }
 
-  private async withRetry(write: () => Promise<RecordOutcome>): Promise<RecordOutcome> {
+  /** Runs fn until it succeeds or fails for a reason a retry cannot outlive. */
+  private async withRetry<T>(fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await write();
+        return await fn();
       } catch (error) {
         if (!isTransient(error)) throw error;
         if (this.stopping) await new Promise<never>(() => undefined); // leave the jobs to be redelivered

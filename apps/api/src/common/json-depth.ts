@@ -1,0 +1,33 @@
+import type { NextFunction, Request, Response } from 'express';
+import { problemType, statusTitle } from './problem.js';
+
+/** Deepest JSON body accepted: a usage batch with the deepest metadata allowed fits well inside. */
+export const MAX_BODY_DEPTH = 64;
+
+/** How deep a parsed JSON value nests, counted without recursion (a hostile body cannot overflow the stack). */
+export function jsonDepthExceeds(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [item, depth] = stack.pop()!;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(item)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** Refuses over-deep JSON bodies before validation walks them (class-transformer recurses without bound). */
+export function jsonDepthLimit(request: Request, response: Response, next: NextFunction): void {
+  if (!jsonDepthExceeds(request.body, MAX_BODY_DEPTH)) return next();
+  response
+    .status(400)
+    .type('application/problem+json')
+    .send(
+      JSON.stringify({
+        type: problemType('invalid-request'),
+        title: statusTitle(400),
+        status: 400,
+        detail: `The request body nests deeper than ${MAX_BODY_DEPTH} levels.`,
+      }),
+    );
+}

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Queue } from 'bullmq';
 import { type ChildProcess, execSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { Money, formatMoney } from '../../libs/billing/src/index.js';
 import { dropDatabase, migrate } from '../../libs/db/src/index.js';
@@ -26,7 +26,8 @@ const DATABASE_URL = url.toString();
 const QUEUE_PREFIX = `billing-faults-${run}`;
 const USAGE_QUEUE = 'usage-events';
 const REDIS_URL = process.env.REDIS_URL!;
-const log = createWriteStream(`/tmp/billing-faults-${run}.log`);
+const logFile = `/tmp/billing-faults-${run}.log`;
+const log = createWriteStream(logFile);
 const env = {
   PATH: process.env.PATH,
   DATABASE_URL,
@@ -39,7 +40,7 @@ const env = {
   WORKER_LOCK_DURATION_MS: '3000',
   WORKER_STALLED_INTERVAL_MS: '2000',
 };
-const figures = { events: EVENTS, jobs: 0, kills: 0, workerStarts: 0, postgresRestarts: 0, redisRestarts: 0, seconds: 0 };
+const figures = { events: EVENTS, jobs: 0, kills: 0, workerStarts: 0, postgresRestarts: 0, redisRestarts: 0, seconds: 0, retries: 0, stalled: 0 };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const cluster = () => execSync('ls /etc/postgresql').toString().trim().split('\n')[0];
@@ -65,8 +66,11 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
   }
 }
 
-function restartPostgres(): void {
-  execSync(`pg_ctlcluster --skip-systemctl-redirect ${cluster()} main restart -m fast`, { stdio: 'ignore' });
+/** Down for two seconds, so flushes in flight fail and the next ones find no server. */
+async function restartPostgres(): Promise<void> {
+  execSync(`pg_ctlcluster --skip-systemctl-redirect ${cluster()} main stop -m fast`, { stdio: 'ignore' });
+  await sleep(2_000);
+  execSync(`pg_ctlcluster --skip-systemctl-redirect ${cluster()} main start`, { stdio: 'ignore' });
   figures.postgresRestarts++;
 }
 
@@ -99,7 +103,8 @@ afterAll(async () => {
   await dropDatabase(DATABASE_URL).catch(() => undefined);
   process.stdout.write(
     `faults: ${figures.events} events in ${figures.jobs} jobs (every batch twice), ${figures.kills} SIGKILLs, ${figures.workerStarts} worker starts, ` +
-      `${figures.postgresRestarts} Postgres restart, ${figures.redisRestarts} Redis restart, ${figures.seconds.toFixed(1)} s; log /tmp/billing-faults-${run}.log\n`,
+      `${figures.postgresRestarts} Postgres restart (2 s down), ${figures.redisRestarts} Redis restart, ${figures.stalled} stalled jobs handed out again, ` +
+      `${figures.retries} flush retries, ${figures.seconds.toFixed(1)} s; log ${logFile}\n`,
   );
   log.end();
 }, 60_000);
@@ -163,7 +168,7 @@ describe('fault suite', () => {
         const victim = workers.splice(k % workers.length, 1)[0];
         victim.kill('SIGKILL');
         figures.kills++;
-        if (k === 2) restartPostgres();
+        if (k === 2) await restartPostgres();
         await sleep(300);
         workers.push(startWorker());
       }
@@ -192,6 +197,14 @@ describe('fault suite', () => {
 
     // No job failed, stuck or active.
     expect(await queue.getJobCounts('failed', 'active', 'waiting', 'delayed')).toEqual({ failed: 0, active: 0, waiting: 0, delayed: 0 });
+
+    // The faults landed mid-work: killed workers' jobs came back, and flushes met the database down.
+    await sleep(500);
+    const workerLog = readFileSync(logFile, 'utf8');
+    figures.stalled = workerLog.split('stalled (its worker died or hung)').length - 1;
+    figures.retries = workerLog.split('transient database error').length - 1;
+    expect(figures.stalled).toBeGreaterThan(0);
+    expect(figures.retries).toBeGreaterThan(0);
 
     // The books reconcile.
     const reconcile = spawn(process.execPath, ['dist/apps/cli/src/reconcile.js'], { env });

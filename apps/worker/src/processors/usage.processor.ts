@@ -43,6 +43,7 @@ export class UsageProcessor implements OnApplicationBootstrap, OnApplicationShut
     });
     this.worker.on('error', (error) => this.logger.warn(`queue connection: ${error.message}`));
     this.worker.on('failed', (job, error) => this.logger.error(`job ${job?.id} (${job?.name}) failed: ${error.message}`));
+    this.worker.on('stalled', (jobId) => this.logger.warn(`job ${jobId} stalled (its worker died or hung): handed out again`));
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,0 +1,244 @@
+/**
+ * `npm run bench`: end-to-end throughput, freshness and read latency of the billing service on
+ * this machine, next to this machine's ceilings, in one run. See bench/README.md.
+ */
+import os from 'node:os';
+import { Money } from '@app/billing';
+import { KNOBS, PRICES, SIZES, TARGETS } from './config.js';
+import { BenchContext } from './context.js';
+import { makeEvents } from './events.js';
+import { MachineWatch } from './machine.js';
+import { dropSnapshot, killAll, snapshotDist } from './processes.js';
+import { fmtMs, fmtRate, type Row, systemInfo, table, writeResults } from './report.js';
+import { batchedSqlCeiling, bullmqNoopCeiling } from './scenarios/ceilings.js';
+import { type Harness, QUIET_SHARE, type ThroughputResult, type WindowNote } from './scenarios/common.js';
+import { freshnessScenario, type FreshnessResult } from './scenarios/freshness.js';
+import { httpScenario, type HttpRunResult, queueScenario, type QueueRunResult } from './scenarios/service.js';
+import { Settler } from './settle.js';
+
+const startedAt = new Date();
+const clock = performance.now();
+const log = (line: string) => void process.stdout.write(`[bench ${((performance.now() - clock) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
+const want = (id: string) => KNOBS.only.length === 0 || KNOBS.only.includes(id);
+
+let ctx: BenchContext | undefined;
+let settler: Settler | undefined;
+let cleaning: Promise<void> | undefined;
+
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    killAll();
+    dropSnapshot();
+    await settler?.close().catch(() => undefined);
+    const problems = (await ctx?.cleanup()) ?? [];
+    for (const problem of problems) log(`cleanup: ${problem}`);
+    if (ctx) log(`dropped database billing_bench_${ctx.run} and Redis keys ${ctx.prefix}:*`);
+  })();
+  return cleaning;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: cleaning up`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+/** Repetitions of one throughput measurement and the one with the median rate. */
+interface Series<T extends ThroughputResult> {
+  reps: T[];
+  /** Median of the undisturbed runs (of all runs when every one was disturbed). */
+  median: T;
+  undisturbedRuns: number;
+  /** The median had to include runs during which other processes used >= QUIET_SHARE of the machine. */
+  disturbed: boolean;
+}
+
+function series<T extends ThroughputResult>(reps: T[]): Series<T> {
+  const clean = reps.filter((r) => !disturbed(r.window));
+  const pool = clean.length ? clean : reps;
+  const sorted = [...pool].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond);
+  return { reps, median: sorted[Math.floor((sorted.length - 1) / 2)], undisturbedRuns: clean.length, disturbed: clean.length === 0 };
+}
+
+const disturbed = (w?: WindowNote) => !!w && (!w.quiet || w.interference.share >= QUIET_SHARE);
+
+interface Results {
+  sqlCeiling?: Series<ThroughputResult & { transactions: number }>;
+  noopCeiling?: Series<ThroughputResult>;
+  a?: Series<QueueRunResult>;
+  e?: QueueRunResult;
+  b?: Series<QueueRunResult>;
+  c?: Series<HttpRunResult>;
+  d?: FreshnessResult;
+}
+
+async function checkPrices(context: BenchContext): Promise<void> {
+  const { rows } = await context.pool.query(
+    `SELECT input_per_million::text AS i, cached_input_per_million::text AS c, output_per_million::text AS o
+     FROM rate_card_prices WHERE version = $1 AND model_id = $2`,
+    [PRICES.rateCardVersion, PRICES.model],
+  );
+  const row = rows[0] as { i: string; c: string; o: string } | undefined;
+  if (!row || !new Money(row.i).eq(PRICES.input) || !new Money(row.c).eq(PRICES.cachedInput) || !new Money(row.o).eq(PRICES.output)) {
+    throw new Error(`rate card ${PRICES.rateCardVersion} of ${PRICES.model} is ${JSON.stringify(row)}; bench/config.ts PRICES must match it`);
+  }
+}
+
+function tableRows(r: Results): Row[] {
+  const out: Row[] = [];
+  const star = (s?: { disturbed: boolean }) => (s?.disturbed ? ' *' : '');
+  const sql = r.sqlCeiling?.median.eventsPerSecond;
+  const noop = r.noopCeiling?.median.eventsPerSecond;
+  const ratio = (x: number, c: number | undefined) => (c ? x / c : Number.NaN);
+  const fmtRatio = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(2));
+  if (r.sqlCeiling) out.push({ scenario: 'ceiling 1: batched SQL, 1000 events/txn, no app', result: fmtRate(r.sqlCeiling.median.eventsPerSecond) + star(r.sqlCeiling), ceiling: '', ratio: '', target: '', pass: null });
+  if (r.noopCeiling) out.push({ scenario: 'ceiling 2: BullMQ no-op, 1 job per event', result: fmtRate(r.noopCeiling.median.eventsPerSecond) + star(r.noopCeiling), ceiling: '', ratio: '', target: '', pass: null });
+  if (r.a) {
+    const x = ratio(r.a.median.eventsPerSecond, sql);
+    out.push({ scenario: '(a) usage-batch jobs of 1000 -> exact balances', result: fmtRate(r.a.median.eventsPerSecond) + star(r.a), ceiling: sql ? fmtRate(sql) : 'n/a', ratio: fmtRatio(x), target: `>= ${TARGETS.batchRatio} x ceiling 1`, pass: x >= TARGETS.batchRatio });
+  }
+  if (r.b) {
+    const x = ratio(r.b.median.eventsPerSecond, noop);
+    out.push({ scenario: '(b) one usage job per event -> exact balances', result: fmtRate(r.b.median.eventsPerSecond) + star(r.b), ceiling: noop ? fmtRate(noop) : 'n/a', ratio: fmtRatio(x), target: `>= ${TARGETS.singleRatio} x ceiling 2`, pass: x >= TARGETS.singleRatio });
+  }
+  if (r.c) {
+    const c = r.c.median;
+    out.push({ scenario: `(c) HTTP ingest, 1000/request, ${c.inFlight} in flight -> settled`, result: fmtRate(c.eventsPerSecond) + star(r.c), ceiling: sql ? fmtRate(sql) : 'n/a', ratio: fmtRatio(ratio(c.eventsPerSecond, sql)), target: `>= ${TARGETS.httpEventsPerSecond.toLocaleString('en-US')} events/s`, pass: c.eventsPerSecond >= TARGETS.httpEventsPerSecond });
+  }
+  if (r.d) {
+    out.push({ scenario: '(d) freshness: one event, idle service -> balance', result: `p50 ${fmtMs(r.d.p50)}, p99 ${fmtMs(r.d.p99)} (n=${r.d.count})${disturbed(r.d.window) ? ' *' : ''}`, ceiling: '', ratio: '', target: `p99 <= ${TARGETS.freshnessP99Ms} ms`, pass: r.d.p99 <= TARGETS.freshnessP99Ms });
+  }
+  if (r.e?.reads) {
+    const reads = r.e.reads;
+    const mark = disturbed(r.e.window) ? ' *' : '';
+    out.push({ scenario: '(e) GET balance latency while (a) runs', result: `p50 ${fmtMs(reads.p50)}, p99 ${fmtMs(reads.p99)}, max ${fmtMs(reads.max)} (n=${reads.count})${mark}`, ceiling: '', ratio: '', target: `p99 <= ${TARGETS.readP99Ms} ms`, pass: reads.p99 <= TARGETS.readP99Ms && reads.errors === 0 });
+    out.push({ scenario: '(a) while (e) reads (API up too), info', result: fmtRate(r.e.eventsPerSecond) + mark, ceiling: sql ? fmtRate(sql) : 'n/a', ratio: fmtRatio(ratio(r.e.eventsPerSecond, sql)), target: '', pass: null });
+  }
+  return out;
+}
+
+function markdown(opts: { table: string; system: Record<string, unknown>; results: Results; runtimeS: number }): string {
+  const s = opts.system;
+  const pg = s.postgres as Record<string, string>;
+  const r = opts.results;
+  const reps = <T extends ThroughputResult>(x: Series<T>) =>
+    `runs: ${x.reps.map((rep) => `${fmtRate(rep.eventsPerSecond)} (${fmtMs(rep.ms)}${disturbed(rep.window) ? `, other processes took ${Math.round((rep.window?.interference.share ?? 0) * 100)}% of the machine` : ''})`).join('; ')}`;
+  const flush = (x?: ThroughputResult) =>
+    x?.flushes ? ` Worker flushes (median run): ${x.flushes.flushes}, mean ${x.flushes.meanJobs} jobs / ${x.flushes.meanEvents} events each, p50 ${x.flushes.msP50} ms, p99 ${x.flushes.msP99} ms, max ${x.flushes.msMax} ms, ${fmtMs(x.flushes.msTotal)} in total; the first flush (${x.flushes.first.jobs} jobs) took ${x.flushes.first.ms} ms.` : '';
+  const anyDisturbed = [r.sqlCeiling, r.noopCeiling, r.a, r.b, r.c].some((x) => x?.disturbed) || disturbed(r.d?.window) || disturbed(r.e?.window);
+  const lines = [
+    `# Billing bench, ${startedAt.toISOString()}, ${String(s.hostname)}`,
+    '',
+    `${String(s.cpuModel)}, ${String(s.cores)} cores, ${String(s.memoryGiB)} GiB; node ${String(s.node)}, PostgreSQL ${pg.version} (synchronous_commit=${pg.synchronous_commit}, fsync=${pg.fsync}, shared_buffers=${pg.shared_buffers}), Redis ${String(s.redis)}, BullMQ ${String(s.bullmq)}; commit ${String(s.commit)}${s.dirty ? ' + uncommitted changes' : ''}. ${KNOBS.workers} worker process${KNOBS.workers === 1 ? '' : 'es'}. Runtime ${opts.runtimeS.toFixed(0)} s.`,
+    '',
+    opts.table,
+    '',
+    `Throughput rows are the median of ${KNOBS.reps} runs (of the runs that other processes on the machine did not disturb, when there are some), each ceiling run right before its scenario's run.${anyDisturbed ? ` \\* = other processes used at least ${QUIET_SHARE * 100}% of the machine during every run of that figure (see below and the .json): treat it with care.` : ''}`,
+    '',
+    '## How each row was measured',
+    '',
+    `- Every run starts from empty event/ledger/rollup tables and ${SIZES.accounts} fresh accounts at balance 0, after VACUUM ANALYZE and CHECKPOINT, with freshly started service processes (${KNOBS.workers} worker process${KNOBS.workers === 1 ? '' : 'es'}, LOG_LEVEL=${KNOBS.logLevel}), and waits for the machine to be quiet before the clock starts.`,
+    `- Settled = every account's balance equals the value the bench computed itself with decimal.js, exactly, and usage_events holds every event sent (polled every ${KNOBS.settlePollMs} ms; afterwards each balance is read back and compared as Money, and no rejection may exist).`,
+    r.sqlCeiling ? `- Ceiling 1: ${r.sqlCeiling.median.events.toLocaleString('en-US')} events in ${r.sqlCeiling.median.transactions} transactions of ${SIZES.batchSize}: the worker's RECORD_PRICED statement (insert ON CONFLICT DO NOTHING, one UPDATE per account, one ledger entry per account, rollup upsert) on one connection from the bench, prices computed beforehand. ${reps(r.sqlCeiling)}.` : '',
+    r.noopCeiling ? `- Ceiling 2: ${r.noopCeiling.median.events.toLocaleString('en-US')} single-event jobs added to a paused queue (addBulk, ${SIZES.addBulkJobs} per call), then a BullMQ Worker in a child process with a no-op processor and the service worker's concurrency and options; clock from queue resume to the last completion. ${reps(r.noopCeiling)}.` : '',
+    r.a ? `- (a): the same ${r.a.median.events.toLocaleString('en-US')} events as ceiling 1, as ${r.a.median.events / SIZES.batchSize} usage-batch jobs added to a paused queue first (addBulk, ${SIZES.addBulkBatchJobs} jobs per call, ${fmtMs(r.a.median.enqueueMs ?? 0)}, not timed); worker started; clock from queue resume until settled. ${reps(r.a)}.${flush(r.a.median)}` : '',
+    r.b ? `- (b): ${r.b.median.events.toLocaleString('en-US')} single-event usage jobs, enqueued as for ceiling 2 (${fmtMs(r.b.median.enqueueMs ?? 0)}, not timed); clock from resume until settled. ${reps(r.b)}.${flush(r.b.median)}` : '',
+    r.c ? `- (c): ${r.c.median.events.toLocaleString('en-US')} events in ${r.c.median.requests} POST /v1/usage-events requests, ${r.c.median.inFlight} in flight, API and worker running; clock from the first request until settled. Median run: all 202 after ${fmtMs(r.c.median.acceptedMs)} (${fmtRate(r.c.median.acceptedEventsPerSecond)} accepted; request p50 ${fmtMs(r.c.median.requestMs.p50)}, p99 ${fmtMs(r.c.median.requestMs.p99)}). ${reps(r.c)}.${flush(r.c.median)}` : '',
+    r.d ? `- (d): ${r.d.count} sequential single-event usage jobs on an idle worker (after ${r.d.warmup.length} warm-up samples: ${r.d.warmup.map((x) => fmtMs(x)).join(', ')}), clock from before queue.add until a balance query (every ~${r.d.pollMs} ms) shows the event; ${r.d.pauseMs} ms pause between samples. Max ${fmtMs(r.d.max)}.` : '',
+    r.e?.reads ? `- (e): (a) run once more with the API process up and one client reading GET /v1/accounts/{id}/balance of random accounts (one request in flight, ${r.e.reads.pauseMs} ms pause between reads) for the whole timed window: ${r.e.reads.count} reads, ${r.e.reads.errors} errors. That run's throughput is the info row (the API process and the reader share the 2 cores).${flush(r.e)}` : '',
+    '',
+    'Raw figures: the .json file of the same name.',
+    '',
+  ];
+  return lines.filter((l, i, all) => l !== '' || all[i - 1] !== '').join('\n');
+}
+
+let exitCode = 0;
+try {
+  snapshotDist(startedAt.getTime().toString(36));
+  ctx = await BenchContext.create();
+  log(`database billing_bench_${ctx.run} migrated, BullMQ prefix ${ctx.prefix}; ${KNOBS.workers} worker process(es), LOG_LEVEL=${KNOBS.logLevel}, ${KNOBS.reps} run(s) per throughput figure`);
+  await checkPrices(ctx);
+  settler = await Settler.open(ctx.databaseUrl);
+  const watch = new MachineWatch(`billing_bench_${ctx.run}`, os.cpus().length);
+  const h: Harness = { ctx, settler, watch, log };
+  const system = await systemInfo(ctx);
+
+  const accounts = SIZES.accounts;
+  const batchSet = makeEvents({ run: ctx.run, tag: 'a', n: SIZES.batchEvents, accounts, seed: 1 });
+  const singleSet = makeEvents({ run: ctx.run, tag: 'b', n: SIZES.singleEvents, accounts, seed: 2 });
+  const httpSet = makeEvents({ run: ctx.run, tag: 'c', n: SIZES.httpEvents, accounts, seed: 3 });
+  log(`generated ${SIZES.batchEvents + SIZES.singleEvents + SIZES.httpEvents} events over ${accounts} accounts`);
+
+  const results: Results = {};
+  const say = (what: string, x: ThroughputResult, extra = '') =>
+    log(`${what}: ${fmtRate(x.eventsPerSecond)} (${fmtMs(x.ms)}${extra}${disturbed(x.window) ? `; other processes took ${Math.round((x.window?.interference.share ?? 0) * 100)}% of the machine` : ''})`);
+
+  const sqlRuns: (ThroughputResult & { transactions: number })[] = [];
+  const aRuns: QueueRunResult[] = [];
+  for (let rep = 1; rep <= KNOBS.reps && (want('sql') || want('a')); rep++) {
+    if (want('sql')) {
+      sqlRuns.push(await batchedSqlCeiling(h, batchSet));
+      say(`ceiling 1 (batched SQL) run ${rep}`, sqlRuns.at(-1)!);
+    }
+    if (want('a')) {
+      aRuns.push(await queueScenario(h, batchSet, { queue: `bench-a${rep}`, jobs: 'batch' }));
+      say(`(a) usage-batch run ${rep}`, aRuns.at(-1)!, `; enqueue ${fmtMs(aRuns.at(-1)!.enqueueMs ?? 0)}`);
+    }
+  }
+  if (sqlRuns.length) results.sqlCeiling = series(sqlRuns);
+  if (aRuns.length) results.a = series(aRuns);
+
+  if (want('e')) {
+    results.e = await queueScenario(h, batchSet, { queue: 'bench-ae', jobs: 'batch', withReads: true });
+    say(`(e) reads during (a): p50 ${fmtMs(results.e.reads!.p50)}, p99 ${fmtMs(results.e.reads!.p99)} (n=${results.e.reads!.count}); (a) meanwhile`, results.e);
+  }
+
+  const noopRuns: ThroughputResult[] = [];
+  const bRuns: QueueRunResult[] = [];
+  for (let rep = 1; rep <= KNOBS.reps && (want('noop') || want('b')); rep++) {
+    if (want('noop')) {
+      noopRuns.push(await bullmqNoopCeiling(h, singleSet, rep));
+      say(`ceiling 2 (BullMQ no-op) run ${rep}`, noopRuns.at(-1)!);
+    }
+    if (want('b')) {
+      bRuns.push(await queueScenario(h, singleSet, { queue: `bench-b${rep}`, jobs: 'single' }));
+      say(`(b) one job per event run ${rep}`, bRuns.at(-1)!, `; enqueue ${fmtMs(bRuns.at(-1)!.enqueueMs ?? 0)}`);
+    }
+  }
+  if (noopRuns.length) results.noopCeiling = series(noopRuns);
+  if (bRuns.length) results.b = series(bRuns);
+
+  const cRuns: HttpRunResult[] = [];
+  for (let rep = 1; rep <= KNOBS.reps && want('c'); rep++) {
+    cRuns.push(await httpScenario(h, httpSet, rep));
+    say(`(c) HTTP ingest run ${rep}`, cRuns.at(-1)!, `; all accepted after ${fmtMs(cRuns.at(-1)!.acceptedMs)}`);
+  }
+  if (cRuns.length) results.c = series(cRuns);
+
+  if (want('d')) {
+    results.d = await freshnessScenario(h, ctx.run);
+    log(`(d) freshness: p50 ${fmtMs(results.d.p50)}, p99 ${fmtMs(results.d.p99)}, max ${fmtMs(results.d.max)}`);
+  }
+
+  const runtimeS = (performance.now() - clock) / 1000;
+  const rows = tableRows(results);
+  const printed = table(rows);
+  process.stdout.write(`\n${printed}\n\n`);
+  const files = writeResults({
+    startedAt,
+    hostname: os.hostname(),
+    markdown: markdown({ table: printed, system, results, runtimeS }),
+    json: { startedAt: startedAt.toISOString(), runtimeS: Math.round(runtimeS), system, sizes: SIZES, knobs: KNOBS, targets: TARGETS, rows, results },
+  });
+  log(`wrote ${files.md} and ${files.json}`);
+  if (process.env.BENCH_STRICT === '1' && rows.some((r) => r.pass === false)) exitCode = 2;
+} catch (error) {
+  log(`FAILED: ${(error as Error).stack ?? String(error)}`);
+  exitCode = 1;
+} finally {
+  await cleanup();
+}
+log(`done in ${((performance.now() - clock) / 1000).toFixed(0)} s`);
+process.exit(exitCode);

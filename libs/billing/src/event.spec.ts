@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { LAUNCH_CATALOG, LAUNCH_PRICES } from './catalog.js';
 import {
   REJECTION_REASONS,
+  checkUsageEvent,
   canonicalJson,
   isRejectionReason,
   parseTimestamp,
@@ -486,5 +487,17 @@ describe('canonicalJson', () => {
     expect(canonicalJson({ at: new Date('2026-01-01T00:00:00Z'), cost: new Money('0.00000007') })).toBe(
       '{"at":"2026-01-01T00:00:00.000Z","cost":"0.00000007"}',
     );
+  });
+});
+
+describe('checkUsageEvent', () => {
+  it('gives the same verdict as validateUsageEvent, without pricing or hashing', () => {
+    const ctx = { catalog: LAUNCH_CATALOG, rateCards: [LAUNCH_PRICES], now: new Date('2026-11-24T12:00:00Z') };
+    const good = { event_id: 'e', account_id: 'a', model: 'qwen3-5-4b', endpoint: '/v1/messages', occurred_at: '2026-11-24T11:00:00Z', usage: { input_tokens: 1, output_tokens: 1 } };
+    expect(checkUsageEvent(good, ctx)).toEqual({ ok: true, eventId: 'e', accountId: 'a' });
+    for (const bad of [{ ...good, model: 'x' }, { ...good, usage: { input_tokens: -1, output_tokens: 1 } }, 'junk']) {
+      const full = validateUsageEvent(bad, ctx);
+      expect(checkUsageEvent(bad, ctx)).toEqual(full);
+    }
   });
 });

@@ -140,6 +140,21 @@ export function eventContentHash(content: {
  * rejecting with `unknown_account`) nor idempotency (`conflict`).
  */
 export function validateUsageEvent(raw: unknown, ctx: ValidationContext): EventValidation {
+  return inspectUsageEvent(raw, ctx, true) as EventValidation;
+}
+
+/**
+ * The same checks as validateUsageEvent, without pricing the event or hashing its content:
+ * for a caller that only needs accept or reject (HTTP ingest, before the worker prices it).
+ */
+export function checkUsageEvent(
+  raw: unknown,
+  ctx: ValidationContext,
+): { ok: true; eventId: string; accountId: string } | { ok: false; reason: RejectionReason; detail: string; eventId: string | null } {
+  return inspectUsageEvent(raw, ctx, false) as ReturnType<typeof checkUsageEvent>;
+}
+
+function inspectUsageEvent(raw: unknown, ctx: ValidationContext, priced: boolean) {
   let eventId: string | null = null;
   const reject = (reason: RejectionReason, detail: string): EventValidation => ({ ok: false, reason, detail, eventId });
 
@@ -229,6 +244,7 @@ export function validateUsageEvent(raw: unknown, ctx: ValidationContext): EventV
     );
   }
 
+  if (!priced) return { ok: true as const, eventId, accountId };
   return {
     ok: true,
     event: {

@@ -1,6 +1,6 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import { Money, formatMoney, isPlainObject, rejection, validateUsageEvent, type Rejection } from '@app/billing';
+import { Money, checkUsageEvent, formatMoney, isPlainObject, rejection, type Rejection } from '@app/billing';
 import { AccountsRepository, PricingContextCache, UsageReadsRepository, UsageRepository, type PricedEventRow, type RejectedEventRow } from '@app/db';
 import { MAX_BATCH_EVENTS, USAGE_BATCH_JOB, USAGE_QUEUE } from '@app/queue';
 import { type Page, decodeCursor, parseRange, toPage } from '../common/pagination.js';
@@ -37,8 +37,8 @@ export class UsageService {
     }
     const context = await this.pricing.get();
     const now = new Date();
-    const checked = events.map((raw) => ({ raw, result: validateUsageEvent(raw, { ...context, now }) }));
-    const known = await this.reads.existingAccounts([...new Set(checked.flatMap((c) => (c.result.ok ? [c.result.event.accountId] : [])))]);
+    const checked = events.map((raw) => ({ raw, result: checkUsageEvent(raw, { ...context, now }) }));
+    const known = await this.reads.existingAccounts([...new Set(checked.flatMap((c) => (c.result.ok ? [c.result.accountId] : [])))]);
 
     const accepted: unknown[] = [];
     const rejected: IngestResponse['rejected'] = [];
@@ -46,8 +46,8 @@ export class UsageService {
     checked.forEach(({ raw, result }, index) => {
       const refused = !result.ok
         ? { reason: result.reason, detail: result.detail, eventId: result.eventId }
-        : !known.has(result.event.accountId)
-          ? { reason: 'unknown_account' as const, detail: `No account ${result.event.accountId}.`, eventId: result.event.eventId }
+        : !known.has(result.accountId)
+          ? { reason: 'unknown_account' as const, detail: `No account ${result.accountId}.`, eventId: result.eventId }
           : null;
       if (!refused) return void accepted.push(raw);
       rejected.push({ index, event_id: refused.eventId, reason: refused.reason, detail: refused.detail });

@@ -37,6 +37,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class UsageIngestService {
   private readonly logger = new Logger('UsageIngest');
   private stopping = false;
+  /** Validations take turns, one job per event-loop turn, so database replies are handled between them. */
+  private turn: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly usage: UsageRepository,
@@ -50,6 +52,9 @@ export class UsageIngestService {
       return { jobId: job.id, events: 1, plan: { priced: [], rejections: [events], duplicates: 0 } };
     }
     const context = await this.withRetry(() => this.pricing.get());
+    const mine = this.turn.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+    this.turn = mine;
+    await mine;
     return { jobId: job.id, events: events.length, plan: planBatch(events, { ...context, now: new Date() }) };
   }
 

@@ -9,6 +9,8 @@ import { GroupCommit } from './group-commit.js';
 export const WORKER_CONCURRENCY = 512;
 /** Most events written by one transaction. */
 export const MAX_FLUSH_EVENTS = 5_000;
+/** Most events taken, validated and waiting for a flush at once; more jobs wait their turn. */
+export const MAX_PENDING_EVENTS = 2 * MAX_FLUSH_EVENTS;
 /** How long shutdown waits for jobs in flight before leaving them to be redelivered. */
 const CLOSE_GRACE_MS = 10_000;
 
@@ -21,6 +23,7 @@ export class UsageProcessor implements OnApplicationBootstrap, OnApplicationShut
   private readonly logger = new Logger('UsageProcessor');
   private worker?: Worker;
   private readonly group: GroupCommit<PreparedJob, FlushResult | Error>;
+  private readonly admission = new Admission(MAX_PENDING_EVENTS);
 
   constructor(
     private readonly ingest: UsageIngestService,
@@ -58,10 +61,16 @@ export class UsageProcessor implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private async process(job: Job): Promise<FlushResult> {
-    const prepared = await this.ingest.prepare({ id: job.id ?? '', name: job.name, data: job.data });
-    const result = await this.group.submit(prepared, prepared.events);
-    if (result instanceof Error) throw result;
-    return result;
+    const weight = Math.max(1, Math.min(MAX_FLUSH_EVENTS, Array.isArray(job.data?.events) ? job.data.events.length : 1));
+    await this.admission.enter(weight);
+    try {
+      const prepared = await this.ingest.prepare({ id: job.id ?? '', name: job.name, data: job.data });
+      const result = await this.group.submit(prepared, prepared.events);
+      if (result instanceof Error) throw result;
+      return result;
+    } finally {
+      this.admission.leave(weight);
+    }
   }
 
   /** One transaction for all; if it fails for good, each job alone, so one bad job fails alone. */
@@ -75,6 +84,31 @@ export class UsageProcessor implements OnApplicationBootstrap, OnApplicationShut
       const results: (FlushResult | Error)[] = [];
       for (const job of jobs) results.push(await this.ingest.flush([job]).catch((e: Error) => e));
       return results;
+    }
+  }
+}
+
+/** Lets work in while its total weight stays under a limit (one item always gets in, however heavy). */
+export class Admission {
+  private inside = 0;
+  private readonly waiting: { weight: number; enter: () => void }[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  enter(weight: number): Promise<void> {
+    if (this.waiting.length === 0 && (this.inside === 0 || this.inside + weight <= this.limit)) {
+      this.inside += weight;
+      return Promise.resolve();
+    }
+    return new Promise((enter) => this.waiting.push({ weight, enter }));
+  }
+
+  leave(weight: number): void {
+    this.inside -= weight;
+    while (this.waiting.length && (this.inside === 0 || this.inside + this.waiting[0].weight <= this.limit)) {
+      const next = this.waiting.shift()!;
+      this.inside += next.weight;
+      next.enter();
     }
   }
 }

@@ -81,3 +81,48 @@ describe('worker process', () => {
     expect(await exit).toBe(0);
   });
 });
+
+describe('api process', () => {
+  it('drains on SIGTERM: a response in flight completes, then the process exits 0', async () => {
+    const { scratchDatabase } = await import('./support/scratch.js');
+    const scratch = await scratchDatabase();
+    const { DataSource } = await import('typeorm');
+    const db = await new DataSource({ type: 'postgres', url: scratch.url }).initialize();
+    try {
+      await db.query(`
+        INSERT INTO usage_events (event_id, account_id, model_id, endpoint, occurred_at, rate_card_version, input_tokens,
+          cached_input_tokens, output_tokens, cache_reported, cost, content_hash, usage, ledger_entry_id)
+        SELECT 'drain-' || g, 'a', 'qwen3-5-4b', '/v1/chat/completions', '2026-07-01'::timestamptz + g * interval '1 second', 1, 1, 0, 1,
+          true, 0.00000011, md5(g::text), '{}', 0
+        FROM generate_series(1, 150000) g`);
+      const child = spawn(process.execPath, ['dist/apps/api/src/main.js'], {
+        env: { ...process.env, DATABASE_URL: scratch.url, PORT: '3931', LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      for (let i = 0; i < 100; i++) {
+        if (await fetch('http://127.0.0.1:3931/health').then((r) => r.ok, () => false)) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const response = await fetch('http://127.0.0.1:3931/v1/exports/usage.csv', { headers: { authorization: `Bearer ${process.env.ADMIN_API_KEY}` } });
+      const reader = response.body!.getReader();
+      let lines = 0;
+      let signalled = false;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        for (const byte of value) if (byte === 10) lines++;
+        if (!signalled) {
+          signalled = true;
+          child.kill('SIGTERM');
+        }
+      }
+      expect(signalled).toBe(true);
+      expect(lines).toBe(150_001);
+      expect(await exit).toBe(0);
+    } finally {
+      await db.destroy();
+      await scratch.drop();
+    }
+  });
+});

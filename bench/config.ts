@@ -31,6 +31,13 @@ export const SIZES = {
   /** Jobs per addBulk call: 1000 for single-event jobs; batch jobs (~250 KB each) go 20 at a time. */
   addBulkJobs: 1000,
   addBulkBatchJobs: 20,
+  /** (f) invoice run: events in the invoiced month, the small and the large data set (exports reuse the large one). */
+  invoiceSmallEvents: int('BENCH_INVOICE_SMALL_EVENTS', 100_000),
+  invoiceLargeEvents: int('BENCH_INVOICE_LARGE_EVENTS', 1_000_000),
+  /** (f) the month the data is put in and invoiced: a past month, YYYY-MM. */
+  invoicePeriod: process.env.BENCH_INVOICE_PERIOD || '2026-10',
+  /** (g) the API process's RSS is read this often during the export. */
+  exportRssSampleMs: int('BENCH_EXPORT_RSS_SAMPLE_MS', 50),
 } as const;
 
 export const KNOBS = {
@@ -46,7 +53,7 @@ export const KNOBS = {
   logLevel: process.env.BENCH_LOG_LEVEL || 'warn',
   /** When set, the worker runs with --cpu-prof and writes its profiles into this directory. */
   cpuProfDir: process.env.BENCH_CPU_PROF_DIR || '',
-  /** Run only these scenarios (comma separated ids: sql,noop,a,e,b,c,d); all when empty. */
+  /** Run only these scenarios (comma separated ids: sql,noop,a,e,b,c,d,invoices,exports); all when empty. */
   only: (process.env.BENCH_ONLY || '').split(',').map((s) => s.trim()).filter(Boolean),
 } as const;
 
@@ -57,6 +64,13 @@ export const TARGETS = {
   httpEventsPerSecond: 20_000,
   freshnessP99Ms: 250,
   readP99Ms: 20,
+  /** (f) invoice run for 1000 accounts, at each data size, and its growth from the small to the large one. */
+  invoiceSeconds: 10,
+  invoiceGrowth: 1.5,
+  /** (g) usage.csv export of the large data set. */
+  exportSeconds: 10,
+  exportFirstByteMs: 1000,
+  exportPeakRssMB: 200,
 } as const;
 
 /** Price of qwen3-5-4b in rate card version 1, per million tokens (the bench checks the DB agrees). */

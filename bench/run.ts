@@ -6,13 +6,16 @@ import os from 'node:os';
 import { Money } from '@app/billing';
 import { KNOBS, PRICES, SIZES, TARGETS } from './config.js';
 import { BenchContext } from './context.js';
-import { makeEvents } from './events.js';
+import { type EventSet, makeEvents } from './events.js';
+import { buildMonth, type MonthData } from './month-data.js';
 import { MachineWatch } from './machine.js';
 import { dropSnapshot, killAll, snapshotDist } from './processes.js';
 import { fmtMs, fmtRate, type Row, systemInfo, table, writeResults } from './report.js';
 import { batchedSqlCeiling, bullmqNoopCeiling } from './scenarios/ceilings.js';
 import { type Harness, QUIET_SHARE, type ThroughputResult, type WindowNote } from './scenarios/common.js';
+import { exportScenario, type ExportResult } from './scenarios/exports.js';
 import { freshnessScenario, type FreshnessResult } from './scenarios/freshness.js';
+import { invoiceScenario, type InvoiceSizeResult } from './scenarios/invoices.js';
 import { httpScenario, type HttpRunResult, queueScenario, type QueueRunResult } from './scenarios/service.js';
 import { Settler } from './settle.js';
 
@@ -71,7 +74,15 @@ interface Results {
   b?: Series<QueueRunResult>;
   c?: Series<HttpRunResult>;
   d?: FreshnessResult;
+  /** (f): the invoice run at both data sizes; growth = t(large) / t(small), of the medians. */
+  invoices?: { period: string; via: string; small: InvoiceSizeResult; large: InvoiceSizeResult; growth: number };
+  /** (g): the usage export; data is set when the month was built for it (not left by (f)). */
+  exports?: ExportResult & { data?: MonthData };
 }
+
+/** 100000 -> "100k", 1000000 -> "1M". */
+const short = (n: number) => (n >= 1e6 && n % 1e6 === 0 ? `${n / 1e6}M` : n >= 1e3 && n % 1e3 === 0 ? `${n / 1e3}k` : n.toLocaleString('en-US'));
+const fmtS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 async function checkPrices(context: BenchContext): Promise<void> {
   const { rows } = await context.pool.query(
@@ -115,6 +126,34 @@ function tableRows(r: Results): Row[] {
     out.push({ scenario: '(e) GET balance latency while (a) runs', result: `p50 ${fmtMs(reads.p50)}, p99 ${fmtMs(reads.p99)}, max ${fmtMs(reads.max)} (n=${reads.count})${mark}`, ceiling: '', ratio: '', target: `p99 <= ${TARGETS.readP99Ms} ms`, pass: reads.p99 <= TARGETS.readP99Ms && reads.errors === 0 });
     out.push({ scenario: '(a) while (e) reads (API up too), info', result: fmtRate(r.e.eventsPerSecond) + mark, ceiling: sql ? fmtRate(sql) : 'n/a', ratio: fmtRatio(ratio(r.e.eventsPerSecond, sql)), target: '', pass: null });
   }
+  if (r.invoices) {
+    const { small, large, growth } = r.invoices;
+    for (const size of [small, large]) {
+      out.push({
+        scenario: `(f) invoice run, ${size.data.accounts} accounts, ${short(size.data.events)} events in the month`,
+        result: `${fmtS(size.median.ms)} (${size.median.created} invoices)${star(size)}`,
+        ceiling: '',
+        ratio: '',
+        target: `<= ${TARGETS.invoiceSeconds} s`,
+        pass: size.median.ms <= TARGETS.invoiceSeconds * 1000,
+      });
+    }
+    out.push({
+      scenario: `(f) invoice run growth, ${short(small.data.events)} -> ${short(large.data.events)} events`,
+      result: `t(${short(large.data.events)}) / t(${short(small.data.events)}) = ${growth.toFixed(2)} x${small.disturbed || large.disturbed ? ' *' : ''}`,
+      ceiling: '',
+      ratio: growth.toFixed(2),
+      target: `<= ${TARGETS.invoiceGrowth} x`,
+      pass: growth <= TARGETS.invoiceGrowth,
+    });
+  }
+  if (r.exports) {
+    const x = r.exports;
+    const m = x.median;
+    out.push({ scenario: `(g) usage.csv export, ${short(x.events)} rows: total time`, result: `${fmtS(m.ms)} (${m.rowsPerSecond.toLocaleString('en-US')} rows/s, ${m.mbPerSecond} MB/s)${star(x)}`, ceiling: '', ratio: '', target: `<= ${TARGETS.exportSeconds} s`, pass: m.ms <= TARGETS.exportSeconds * 1000 });
+    out.push({ scenario: '(g) usage.csv export: time to first byte', result: `${fmtMs(x.firstByteMs)}${star(x)}`, ceiling: '', ratio: '', target: `<= ${TARGETS.exportFirstByteMs} ms`, pass: x.firstByteMs <= TARGETS.exportFirstByteMs });
+    out.push({ scenario: '(g) usage.csv export: API peak RSS', result: `${x.peakRssMB} MB (${m.rssBeforeMB} MB before)${star(x)}`, ceiling: '', ratio: '', target: `<= ${TARGETS.exportPeakRssMB} MB`, pass: x.peakRssMB <= TARGETS.exportPeakRssMB });
+  }
   return out;
 }
 
@@ -126,7 +165,12 @@ function markdown(opts: { table: string; system: Record<string, unknown>; result
     `runs: ${x.reps.map((rep) => `${fmtRate(rep.eventsPerSecond)} (${fmtMs(rep.ms)}${disturbed(rep.window) ? `, other processes took ${Math.round((rep.window?.interference.share ?? 0) * 100)}% of the machine` : ''})`).join('; ')}`;
   const flush = (x?: ThroughputResult) =>
     x?.flushes ? ` Worker flushes (median run): ${x.flushes.flushes}, mean ${x.flushes.meanJobs} jobs / ${x.flushes.meanEvents} events each, p50 ${x.flushes.msP50} ms, p99 ${x.flushes.msP99} ms, max ${x.flushes.msMax} ms, ${fmtMs(x.flushes.msTotal)} in total; the first flush (${x.flushes.first.jobs} jobs) took ${x.flushes.first.ms} ms.` : '';
-  const anyDisturbed = [r.sqlCeiling, r.noopCeiling, r.a, r.b, r.c].some((x) => x?.disturbed) || disturbed(r.d?.window) || disturbed(r.e?.window);
+  const anyDisturbed =
+    [r.sqlCeiling, r.noopCeiling, r.a, r.b, r.c, r.invoices?.small, r.invoices?.large, r.exports].some((x) => x?.disturbed) || disturbed(r.d?.window) || disturbed(r.e?.window);
+  const month = (d: MonthData) =>
+    `${d.events.toLocaleString('en-US')} events in ${d.period} over ${d.accounts} accounts, ${d.rollups.toLocaleString('en-US')} hourly rollups, ${d.ledgerEntries.toLocaleString('en-US')} ledger entries, usage_events ${d.eventsTableMB} MB with indexes, written by SQL in ${fmtS(d.buildMs)}`;
+  const invoiceRuns = (x: InvoiceSizeResult) =>
+    `runs: ${x.runs.map((run) => `${fmtS(run.ms)}${disturbed(run.window) ? ` (other processes took ${Math.round(run.window.interference.share * 100)}% of the machine)` : ''}`).join('; ')}; warm-up request ${fmtMs(x.warmupMs)}; Σ usage_total ${x.check.usageTotal} = Σ usage_events.cost`;
   const lines = [
     `# Billing bench, ${startedAt.toISOString()}, ${String(s.hostname)}`,
     '',
@@ -139,13 +183,21 @@ function markdown(opts: { table: string; system: Record<string, unknown>; result
     '## How each row was measured',
     '',
     `- Every run starts from empty event/ledger/rollup tables and ${SIZES.accounts} fresh accounts at balance 0, after VACUUM ANALYZE and CHECKPOINT, with freshly started service processes (${KNOBS.workers} worker process${KNOBS.workers === 1 ? '' : 'es'}, LOG_LEVEL=${KNOBS.logLevel}), and waits for the machine to be quiet before the clock starts.`,
-    `- Settled = every account's balance equals the value the bench computed itself with decimal.js, exactly, and usage_events holds every event sent (polled every ${KNOBS.settlePollMs} ms; afterwards each balance is read back and compared as Money, and no rejection may exist).`,
+    r.sqlCeiling || r.a || r.b || r.c || r.e
+      ? `- Settled = every account's balance equals the value the bench computed itself with decimal.js, exactly, and usage_events holds every event sent (polled every ${KNOBS.settlePollMs} ms; afterwards each balance is read back and compared as Money, and no rejection may exist).`
+      : '',
     r.sqlCeiling ? `- Ceiling 1: ${r.sqlCeiling.median.events.toLocaleString('en-US')} events in ${r.sqlCeiling.median.transactions} transactions of ${SIZES.batchSize}: the worker's RECORD_PRICED statement (insert ON CONFLICT DO NOTHING, one UPDATE per account, one ledger entry per account, rollup upsert) on one connection from the bench, prices computed beforehand. ${reps(r.sqlCeiling)}.` : '',
     r.noopCeiling ? `- Ceiling 2: ${r.noopCeiling.median.events.toLocaleString('en-US')} single-event jobs added to a paused queue (addBulk, ${SIZES.addBulkJobs} per call), then a BullMQ Worker in a child process with a no-op processor and the service worker's concurrency and options; clock from queue resume to the last completion. ${reps(r.noopCeiling)}.` : '',
     r.a ? `- (a): the same ${r.a.median.events.toLocaleString('en-US')} events as ceiling 1, as ${r.a.median.events / SIZES.batchSize} usage-batch jobs added to a paused queue first (addBulk, ${SIZES.addBulkBatchJobs} jobs per call, ${fmtMs(r.a.median.enqueueMs ?? 0)}, not timed); worker started; clock from queue resume until settled. ${reps(r.a)}.${flush(r.a.median)}` : '',
     r.b ? `- (b): ${r.b.median.events.toLocaleString('en-US')} single-event usage jobs, enqueued as for ceiling 2 (${fmtMs(r.b.median.enqueueMs ?? 0)}, not timed); clock from resume until settled. ${reps(r.b)}.${flush(r.b.median)}` : '',
     r.c ? `- (c): ${r.c.median.events.toLocaleString('en-US')} events in ${r.c.median.requests} POST /v1/usage-events requests, ${r.c.median.inFlight} in flight, API and worker running; clock from the first request until settled. Median run: all 202 after ${fmtMs(r.c.median.acceptedMs)} (${fmtRate(r.c.median.acceptedEventsPerSecond)} accepted; request p50 ${fmtMs(r.c.median.requestMs.p50)}, p99 ${fmtMs(r.c.median.requestMs.p99)}). ${reps(r.c)}.${flush(r.c.median)}` : '',
     r.d ? `- (d): ${r.d.count} sequential single-event usage jobs on an idle worker (after ${r.d.warmup.length} warm-up samples: ${r.d.warmup.map((x) => fmtMs(x)).join(', ')}), clock from before queue.add until a balance query (every ~${r.d.pollMs} ms) shows the event; ${r.d.pauseMs} ms pause between samples. Max ${fmtMs(r.d.max)}.` : '',
+    r.invoices
+      ? `- (f): ${r.invoices.via}, timed from the request until its answer is read, ${KNOBS.reps} run(s) per size on one freshly started API process (after a warm-up request for an empty month), the month's invoices removed before each run so each creates all of them; checked after each run: ${SIZES.accounts} invoices, Σ usage_total = Σ usage_events.cost of the month, Σ credits_total = Σ credits, Σ closing_balance = Σ balances, exactly. Small: ${month(r.invoices.small.data)}; ${invoiceRuns(r.invoices.small)}. Large: ${month(r.invoices.large.data)}; ${invoiceRuns(r.invoices.large)}.`
+      : '',
+    r.exports
+      ? `- (g): GET /v1/exports/usage.csv (admin key, no range) from a freshly started API process per run, the body read and discarded by the bench over HTTP (lines counted: ${r.exports.median.lines.toLocaleString('en-US')} = header + rows), on ${r.exports.data ? month(r.exports.data) : 'the large month (f) left'}; the API's VmRSS read every ${SIZES.exportRssSampleMs} ms (and VmHWM). Time and rows/s: median run; first byte: median; RSS: highest of all runs. Runs: ${r.exports.runs.map((run) => `${fmtS(run.ms)}, first byte ${fmtMs(run.firstByteMs)} (headers ${fmtMs(run.headersMs)}), ${(run.bytes / 2 ** 20).toFixed(0)} MB, RSS ${run.rssBeforeMB} -> peak ${run.rssPeakMB} MB (${run.rssSamples} samples, VmHWM ${run.hwmAfterMB ?? 'n/a'} MB)${disturbed(run.window) ? `, other processes took ${Math.round(run.window.interference.share * 100)}% of the machine` : ''}`).join('; ')}.`
+      : '',
     r.e?.reads ? `- (e): (a) run once more with the API process up and one client reading GET /v1/accounts/{id}/balance of random accounts (one request in flight, ${r.e.reads.pauseMs} ms pause between reads) for the whole timed window: ${r.e.reads.count} reads, ${r.e.reads.errors} errors. That run's throughput is the info row (the API process and the reader share the 2 cores).${flush(r.e)}` : '',
     '',
     'Raw figures: the .json file of the same name.',
@@ -166,10 +218,13 @@ try {
   const system = await systemInfo(ctx);
 
   const accounts = SIZES.accounts;
-  const batchSet = makeEvents({ run: ctx.run, tag: 'a', n: SIZES.batchEvents, accounts, seed: 1 });
-  const singleSet = makeEvents({ run: ctx.run, tag: 'b', n: SIZES.singleEvents, accounts, seed: 2 });
-  const httpSet = makeEvents({ run: ctx.run, tag: 'c', n: SIZES.httpEvents, accounts, seed: 3 });
-  log(`generated ${SIZES.batchEvents + SIZES.singleEvents + SIZES.httpEvents} events over ${accounts} accounts`);
+  // Only the sets the chosen scenarios use (BENCH_ONLY), so a run of (f)/(g) alone does not build them.
+  const none: EventSet = { events: [], costs: [], expected: new Map() };
+  const batchSet = want('sql') || want('a') || want('e') ? makeEvents({ run: ctx.run, tag: 'a', n: SIZES.batchEvents, accounts, seed: 1 }) : none;
+  const singleSet = want('noop') || want('b') ? makeEvents({ run: ctx.run, tag: 'b', n: SIZES.singleEvents, accounts, seed: 2 }) : none;
+  const httpSet = want('c') ? makeEvents({ run: ctx.run, tag: 'c', n: SIZES.httpEvents, accounts, seed: 3 }) : none;
+  const generated = batchSet.events.length + singleSet.events.length + httpSet.events.length;
+  if (generated) log(`generated ${generated} events over ${accounts} accounts`);
 
   const results: Results = {};
   const say = (what: string, x: ThroughputResult, extra = '') =>
@@ -220,6 +275,27 @@ try {
   if (want('d')) {
     results.d = await freshnessScenario(h, ctx.run);
     log(`(d) freshness: p50 ${fmtMs(results.d.p50)}, p99 ${fmtMs(results.d.p99)}, max ${fmtMs(results.d.max)}`);
+  }
+
+  // (f) then (g): both on a past month of data written by SQL; (g) reuses (f)'s large month.
+  let largeMonth: MonthData | undefined;
+  if (want('invoices')) {
+    const small = await invoiceScenario(h, { events: SIZES.invoiceSmallEvents, seed: 5 });
+    const large = await invoiceScenario(h, { events: SIZES.invoiceLargeEvents, seed: 6 });
+    largeMonth = large.data;
+    results.invoices = { period: SIZES.invoicePeriod, via: 'POST /v1/invoices/generate to the API process', small, large, growth: large.median.ms / small.median.ms };
+    log(`(f) invoice run: ${fmtS(small.median.ms)} with ${short(small.data.events)} events, ${fmtS(large.median.ms)} with ${short(large.data.events)}: growth ${results.invoices.growth.toFixed(2)} x`);
+  }
+  if (want('exports')) {
+    let built: MonthData | undefined;
+    if (!largeMonth) {
+      await ctx.resetData(SIZES.accounts);
+      built = largeMonth = await buildMonth(ctx, { period: SIZES.invoicePeriod, events: SIZES.invoiceLargeEvents, seed: 6 });
+      log(`(g) month ${built.period}: ${built.events.toLocaleString('en-US')} events written in ${fmtS(built.buildMs)}`);
+    }
+    results.exports = { ...(await exportScenario(h, largeMonth.events)), data: built };
+    const x = results.exports;
+    log(`(g) export: ${fmtS(x.median.ms)} (${x.median.rowsPerSecond.toLocaleString('en-US')} rows/s), first byte ${fmtMs(x.firstByteMs)}, API peak RSS ${x.peakRssMB} MB`);
   }
 
   const runtimeS = (performance.now() - clock) / 1000;

@@ -125,13 +125,21 @@ export async function buildMonth(ctx: BenchContext, opts: { period: string; even
       [start, end],
     );
     await client.query(
+      `INSERT INTO usage_rollups_monthly (account_id, month, model_id, rate_card_version, requests, input_tokens, cached_input_tokens, output_tokens, cost)
+       SELECT account_id, (date_trunc('month', hour, 'UTC') AT TIME ZONE 'UTC')::date, model_id, rate_card_version,
+         sum(requests), sum(input_tokens), sum(cached_input_tokens), sum(output_tokens), sum(cost)
+       FROM usage_rollups WHERE hour >= $1 AND hour < $2
+       GROUP BY 1, 2, 3, 4`,
+      [start, end],
+    );
+    await client.query(
       `UPDATE account_balances b SET balance = s.balance, last_usage_at = u.last, updated_at = now()
        FROM (SELECT account_id, sum(amount) AS balance FROM ledger_entries GROUP BY 1) s
        LEFT JOIN (SELECT account_id, max(occurred_at) AS last FROM bench_month GROUP BY 1) u USING (account_id)
        WHERE b.account_id = s.account_id`,
     );
     await client.query('DROP TABLE bench_month');
-    await client.query('VACUUM ANALYZE usage_events, usage_rollups, ledger_entries, account_balances, invoices, invoice_lines');
+    await client.query('VACUUM ANALYZE usage_events, usage_rollups, usage_rollups_monthly, ledger_entries, account_balances, invoices, invoice_lines');
     await client.query('CHECKPOINT');
 
     const { rows } = await client.query(

@@ -229,6 +229,7 @@ describe('GET /v1/accounts/{id}/ledger', () => {
     const { account_id } = await createAccount(api);
     for (let i = 1; i <= 5; i++) await credit(api, account_id, String(i));
     const seen: string[] = [];
+    const pages: unknown[] = [];
     let cursor: string | null = null;
     do {
       const res: { body: { data: { amount: string }[]; next_cursor: string | null } } = await api
@@ -238,9 +239,11 @@ describe('GET /v1/accounts/{id}/ledger', () => {
         .set(ADMIN)
         .expect(200);
       seen.push(...res.body.data.map((e) => e.amount));
+      pages.push({ cursor, body: res.body });
       cursor = res.body.next_cursor;
     } while (cursor);
-    expect(seen).toEqual(['5', '4', '3', '2', '1']);
+    // The pages go into the comparison so that a failure shows what each one returned.
+    expect({ seen, pages }).toEqual({ seen: ['5', '4', '3', '2', '1'], pages: expect.any(Array) });
   });
 
   it('filters by from (inclusive) and to (exclusive)', async () => {

@@ -178,6 +178,7 @@ describe('reconciliation', () => {
       'ledger_running_balances',
       'usage_debits_match_events',
       'rollups_match_events',
+      'monthly_rollups_match_hourly',
       'invoices_tie_out',
       'invoices_chain',
       'no_event_priced_and_rejected',
@@ -221,7 +222,7 @@ describe('reconciliation', () => {
       (tx) => tx.query('UPDATE usage_rollups SET requests = requests + 1 WHERE account_id = $1', [accounts[0]]),
       (tx) => tx.query('UPDATE usage_rollups SET requests = requests - 1 WHERE account_id = $1', [accounts[0]]),
     );
-    expect(failed(report)).toEqual(['rollups_match_events']);
+    expect(failed(report)).toEqual(['rollups_match_events', 'monthly_rollups_match_hourly']);
     expect(report.discrepancies[0].id).toContain(accounts[0]);
   });
 

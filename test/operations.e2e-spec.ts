@@ -33,7 +33,8 @@ describe('/metrics', () => {
   it('counts priced, rejected by reason and duplicate events, flush latency, and the queue', async () => {
     const { account_id } = await createAccount(api);
     const event = usageEvent(account_id);
-    await queue.add('usage-batch', { events: [event, event, usageEvent(account_id), usageEvent(account_id, { model: 'nope' }), 'junk'] });
+    // Payloads of its own: a rejection is recorded once per payload and reason in the whole database.
+    await queue.add('usage-batch', { events: [event, event, usageEvent(account_id), usageEvent(account_id, { model: 'nope' }), `junk ${account_id}`] });
     await drained(queue);
     // The worker records its counts just after the commit, without holding the job for it.
     let res = await api.http().get('/metrics').expect(200);

@@ -36,17 +36,17 @@ describe('npm run migrate', () => {
       const first = node('dist/apps/cli/src/migrate.js', { DATABASE_URL: url });
       expect(first.status).toBe(0);
       expect(first.stdout).toContain('created database');
-      expect(first.stdout).toContain('applied 4 migration(s)');
+      expect(first.stdout).toContain('applied 5 migration(s)');
       const again = await Promise.all([migrate(url), migrate(url)]);
       expect(again.map((r) => r.applied)).toEqual([[], []]);
 
       const ds: DataSource = createDataSource({ url, poolSize: 1 });
       await ds.initialize();
       try {
-        for (let i = 0; i < 4; i++) await ds.undoLastMigration();
+        for (let i = 0; i < 5; i++) await ds.undoLastMigration();
         const tables = await ds.query("SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'typeorm_migrations'");
         expect(tables[0].n).toBe(0);
-        expect(await ds.runMigrations()).toHaveLength(4);
+        expect(await ds.runMigrations()).toHaveLength(5);
         const prices = await ds.query('SELECT output_per_million::text AS p FROM rate_card_prices WHERE version = 1');
         expect(prices).toEqual([{ p: '0.070000000000' }]);
       } finally {

@@ -242,6 +242,15 @@ describe('rollups and the usage series', () => {
       WHERE r.requests IS DISTINCT FROM e.requests OR r.input_tokens IS DISTINCT FROM e.input_tokens
         OR r.cached_input_tokens IS DISTINCT FROM e.cached OR r.output_tokens IS DISTINCT FROM e.output OR r.cost IS DISTINCT FROM e.cost`);
     expect(rows[0].mismatches).toBe(0);
+    const monthly = await db.query(`
+      SELECT count(*)::int AS mismatches FROM (
+        SELECT account_id, (date_trunc('month', hour, 'UTC') AT TIME ZONE 'UTC')::date AS month, model_id, rate_card_version,
+          sum(requests) AS requests, sum(cost) AS cost, sum(input_tokens) AS input, sum(output_tokens) AS output
+        FROM usage_rollups GROUP BY 1, 2, 3, 4
+      ) h FULL JOIN usage_rollups_monthly m USING (account_id, month, model_id, rate_card_version)
+      WHERE m.requests IS DISTINCT FROM h.requests OR m.cost IS DISTINCT FROM h.cost OR m.input_tokens IS DISTINCT FROM h.input
+        OR m.output_tokens IS DISTINCT FROM h.output`);
+    expect(monthly[0].mismatches).toBe(0);
   });
 
   it('serves hourly, daily and monthly usage whose totals equal the events', async () => {

@@ -32,7 +32,7 @@ export interface GenerationResult {
 }
 
 /**
- * Monthly invoices from the hourly rollups: work grows with accounts x lines, not with events.
+ * Monthly invoices from the monthly rollups: work grows with accounts x lines, not with events.
  * Generation is repeatable: it creates what is missing, rebuilds drafts, never touches a
  * finalized invoice, and puts usage that arrived after a month was finalized on the next open one.
  */

@@ -95,6 +95,24 @@ const CHECKS: CheckSpec[] = [
         OR r.output_tokens IS DISTINCT FROM e.output OR r.cost IS DISTINCT FROM e.cost`,
   },
   {
+    name: 'monthly_rollups_match_hourly',
+    description: 'monthly rollups (what invoices read) equal the sums of their hourly rollups (months in the range)',
+    totals: `SELECT coalesce((SELECT sum(cost) FROM usage_rollups WHERE ${inRange("date_trunc('month', hour, 'UTC')")}), 0)::text AS expected,
+        coalesce((SELECT sum(cost) FROM usage_rollups_monthly WHERE ${inRange('month')}), 0)::text AS actual`,
+    offenders: `WITH h AS (
+        SELECT account_id, (date_trunc('month', hour, 'UTC') AT TIME ZONE 'UTC')::date AS month, model_id, rate_card_version, sum(requests) AS requests,
+          sum(input_tokens) AS input, sum(cached_input_tokens) AS cached, sum(output_tokens) AS output, sum(cost) AS cost
+        FROM usage_rollups WHERE ${inRange("date_trunc('month', hour, 'UTC')")} GROUP BY 1, 2, 3, 4),
+      m AS (SELECT * FROM usage_rollups_monthly WHERE ${inRange('month')})
+      SELECT 'rollup' AS subject, concat_ws(' ', coalesce(m.account_id, h.account_id), to_char(coalesce(m.month, h.month), 'YYYY-MM'),
+          coalesce(m.model_id, h.model_id), 'v' || coalesce(m.rate_card_version, h.rate_card_version)) AS id,
+        concat_ws('/', coalesce(h.requests, 0), coalesce(h.input, 0), coalesce(h.cached, 0), coalesce(h.output, 0), coalesce(h.cost, 0)) AS expected,
+        concat_ws('/', coalesce(m.requests, 0), coalesce(m.input_tokens, 0), coalesce(m.cached_input_tokens, 0), coalesce(m.output_tokens, 0), coalesce(m.cost, 0)) AS actual
+      FROM h FULL JOIN m USING (account_id, month, model_id, rate_card_version)
+      WHERE m.requests IS DISTINCT FROM h.requests OR m.input_tokens IS DISTINCT FROM h.input OR m.cached_input_tokens IS DISTINCT FROM h.cached
+        OR m.output_tokens IS DISTINCT FROM h.output OR m.cost IS DISTINCT FROM h.cost`,
+  },
+  {
     name: 'invoices_tie_out',
     description: 'each invoice\'s lines add up to its usage_total, usage_total_rounded is it rounded to cents, and opening + credits - usage = closing (invoice months in the range)',
     totals: `SELECT coalesce(sum(l.total), 0)::text AS expected, coalesce(sum(i.usage_total), 0)::text AS actual

@@ -57,8 +57,9 @@ export class QueueModule {
         {
           provide: REDIS_CLIENT,
           useFactory: () => {
-            // Fails fast while Redis is down, so health and metrics answer instead of waiting.
-            const redis = new Redis({ ...(redisConnection(config.REDIS_URL) as object), maxRetriesPerRequest: 1, enableOfflineQueue: false });
+            // Commands issued while connecting wait for the connection; while Redis is down they fail
+            // after one reconnect attempt, and callers (health, metrics) bound them with a timeout.
+            const redis = new Redis({ ...(redisConnection(config.REDIS_URL) as object), maxRetriesPerRequest: 1 });
             redis.on('error', () => undefined);
             return redis;
           },

@@ -102,14 +102,14 @@ export class InvoicesRepository {
     const rows: { account_id: string }[] = await this.db.query(
       `WITH bounds AS (SELECT $1::date AS s, ($1::date + interval '1 month') AS e)
        SELECT account_id FROM (
-         SELECT DISTINCT account_id FROM usage_rollups, bounds WHERE hour >= s AND hour < e
+         SELECT DISTINCT account_id FROM usage_rollups_monthly WHERE month = $1::date
          UNION SELECT account_id FROM ledger_entries, bounds WHERE kind <> 'usage' AND created_at >= s AND created_at < e
          UNION SELECT account_id FROM invoices WHERE period = $1::date AND status = 'draft'
          UNION SELECT f.account_id FROM invoices f, bounds
            WHERE f.status = 'finalized' AND f.period < s AND f.period >= s - make_interval(months => $2)
              AND NOT EXISTS (SELECT 1 FROM invoices d WHERE d.account_id = f.account_id AND d.status = 'draft' AND d.period > f.period AND d.period < s)
-             AND (SELECT coalesce(sum(r.input_tokens + r.cached_input_tokens + r.output_tokens), 0) FROM usage_rollups r
-                  WHERE r.account_id = f.account_id AND r.hour >= f.period AND r.hour < f.period + interval '1 month')
+             AND (SELECT coalesce(sum(r.input_tokens + r.cached_input_tokens + r.output_tokens), 0) FROM usage_rollups_monthly r
+                  WHERE r.account_id = f.account_id AND r.month = f.period)
                > (SELECT coalesce(sum(l.tokens), 0) FROM invoice_lines l JOIN invoices i USING (invoice_id)
                   WHERE i.account_id = f.account_id AND i.status <> 'void' AND l.usage_period = f.period)
        ) candidates
@@ -137,7 +137,7 @@ export class InvoicesRepository {
          )
          SELECT r.account_id, to_char(m.period, 'YYYY-MM') AS usage_period, r.model_id, r.rate_card_version,
            sum(r.input_tokens)::text AS input, sum(r.cached_input_tokens)::text AS cached_input, sum(r.output_tokens)::text AS output
-         FROM months m JOIN usage_rollups r ON r.account_id = m.account_id AND r.hour >= m.period AND r.hour < m.period + interval '1 month'
+         FROM months m JOIN usage_rollups_monthly r ON r.account_id = m.account_id AND r.month = m.period
          GROUP BY 1, 2, 3, 4`,
         [accounts, p, LATE_USAGE_MONTHS],
       ),
@@ -162,7 +162,7 @@ export class InvoicesRepository {
       tx.query(
         `SELECT a.account_id, coalesce(prev.closing_balance,
            coalesce((SELECT sum(amount) FROM ledger_entries l WHERE l.account_id = a.account_id AND l.kind <> 'usage' AND l.created_at < $2::date), 0)
-           - coalesce((SELECT sum(cost) FROM usage_rollups r WHERE r.account_id = a.account_id AND r.hour < $2::date), 0))::text AS opening
+           - coalesce((SELECT sum(cost) FROM usage_rollups_monthly r WHERE r.account_id = a.account_id AND r.month < $2::date), 0))::text AS opening
          FROM unnest($1::text[]) a(account_id)
          LEFT JOIN LATERAL (
            SELECT closing_balance FROM invoices i WHERE i.account_id = a.account_id AND i.status <> 'void' AND i.period < $2::date

@@ -19,7 +19,7 @@ export interface RecordOutcome {
 
 /**
  * Inserts the priced events (idempotent on event_id), debits each account once, appends one
- * ledger entry per account and upserts the hourly rollups: one statement, set-based.
+ * ledger entry per account and upserts the hourly and monthly rollups: one statement, set-based.
  * Entry ids are drawn first so each event row names the debit that billed it.
  */
 export const RECORD_PRICED = `
@@ -67,6 +67,18 @@ WITH input AS (
     cached_input_tokens = r.cached_input_tokens + excluded.cached_input_tokens,
     output_tokens = r.output_tokens + excluded.output_tokens,
     cost = r.cost + excluded.cost
+), monthly AS (
+  INSERT INTO usage_rollups_monthly AS m (account_id, month, model_id, rate_card_version, requests, input_tokens,
+    cached_input_tokens, output_tokens, cost)
+  SELECT account_id, (date_trunc('month', occurred_at, 'UTC') AT TIME ZONE 'UTC')::date, model_id, rate_card_version, count(*),
+    sum(input_tokens), sum(cached_input_tokens), sum(output_tokens), sum(cost)
+  FROM inserted GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+  ON CONFLICT (account_id, month, model_id, rate_card_version) DO UPDATE SET
+    requests = m.requests + excluded.requests,
+    input_tokens = m.input_tokens + excluded.input_tokens,
+    cached_input_tokens = m.cached_input_tokens + excluded.cached_input_tokens,
+    output_tokens = m.output_tokens + excluded.output_tokens,
+    cost = m.cost + excluded.cost
 )
 SELECT event_id FROM inserted`;
 

@@ -246,6 +246,25 @@ describe('GET /v1/accounts/{id}/ledger', () => {
     expect({ seen, pages }).toEqual({ seen: ['5', '4', '3', '2', '1'], pages: expect.any(Array) });
   });
 
+  it('orders by entry id as a number, across a power of ten', async () => {
+    const { account_id } = await createAccount(api);
+    await credit(api, account_id, '1');
+    await credit(api, account_id, '2');
+    // Jump the id sequence to the next power of ten: as text, "99" would sort after "100".
+    const [{ max }] = await db.query('SELECT max(entry_id)::text AS max FROM ledger_entries');
+    await db.query("SELECT setval(pg_get_serial_sequence('ledger_entries', 'entry_id'), $1)", [`1${'0'.repeat(max.length + 1)}`]);
+    await credit(api, account_id, '3');
+    await credit(api, account_id, '4');
+    const first = await api.http().get(`/v1/accounts/${account_id}/ledger`).query({ limit: 3 }).set(ADMIN).expect(200);
+    const rest = await api.http().get(`/v1/accounts/${account_id}/ledger`).query({ limit: 3, cursor: first.body.next_cursor }).set(ADMIN).expect(200);
+    expect([...first.body.data, ...rest.body.data].map((e: { amount: string; balance_after: string }) => [e.amount, e.balance_after])).toEqual([
+      ['4', '10'],
+      ['3', '6'],
+      ['2', '3'],
+      ['1', '1'],
+    ]);
+  });
+
   it('filters by from (inclusive) and to (exclusive)', async () => {
     const { account_id } = await createAccount(api);
     const first = await credit(api, account_id, '1');

@@ -41,12 +41,15 @@ export class LedgerRepository {
   constructor(private readonly db: DataSource) {}
 
   /**
-   * Appends a credit and moves the balance in one statement: the balance row's lock orders
-   * concurrent credits, and balance_after is what that statement made it. When the idempotency
+   * Appends a credit and moves the balance: the balance row's lock orders concurrent credits, and
+   * balance_after is what the statement made it. When the idempotency
    * key was used already, nothing is written and `created` is false with the existing entry.
    */
   async credit(input: CreditInput): Promise<{ created: boolean; entry: LedgerRow }> {
     return this.db.transaction(async (tx) => {
+      // Lock the balance row before the entry id is drawn, so that per account, entry ids rise in
+      // the order the balance moved (ledger order, paging and the running-balance check rely on it).
+      await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [input.accountId]);
       const inserted: LedgerRow[] = await tx.query(
         `WITH balance AS (
            UPDATE account_balances SET balance = balance + $2::numeric, updated_at = now()
@@ -73,13 +76,14 @@ export class LedgerRepository {
 
   async list(query: LedgerQuery): Promise<LedgerRow[]> {
     const params: unknown[] = [query.accountId];
-    const where = ['account_id = $1'];
-    if (query.from) where.push(`created_at >= $${params.push(query.from)}`);
-    if (query.to) where.push(`created_at < $${params.push(query.to)}`);
-    if (query.before) where.push(`entry_id < $${params.push(query.before)}`);
+    const where = ['l.account_id = $1'];
+    if (query.from) where.push(`l.created_at >= $${params.push(query.from)}`);
+    if (query.to) where.push(`l.created_at < $${params.push(query.to)}`);
+    if (query.before) where.push(`l.entry_id < $${params.push(query.before)}`);
+    // ORDER BY l.entry_id, the bigint: a bare "entry_id" would be the select list's text, sorted as text.
     return this.db.query(
-      `SELECT ${COLUMNS} FROM ledger_entries WHERE ${where.join(' AND ')}
-       ORDER BY entry_id DESC LIMIT $${params.push(query.limit)}`,
+      `SELECT ${COLUMNS} FROM ledger_entries l WHERE ${where.join(' AND ')}
+       ORDER BY l.entry_id DESC LIMIT $${params.push(query.limit)}`,
       params,
     );
   }

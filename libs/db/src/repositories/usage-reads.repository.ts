@@ -57,8 +57,8 @@ export class UsageReadsRepository {
   /** The latest rejections recorded under an event id. */
   async rejectionsOf(eventId: string, limit = 10): Promise<RejectedEventRow[]> {
     return this.db.query(
-      `SELECT rejection_id::text, event_id, account_id, reason, detail, payload, source, received_at
-       FROM rejected_events WHERE event_id = $1 ORDER BY rejection_id DESC LIMIT $2`,
+      `SELECT r.rejection_id::text, r.event_id, r.account_id, r.reason, r.detail, r.payload, r.source, r.received_at
+       FROM rejected_events r WHERE r.event_id = $1 ORDER BY r.rejection_id DESC LIMIT $2`,
       [eventId, limit],
     );
   }
@@ -66,14 +66,15 @@ export class UsageReadsRepository {
   async rejected(query: { from?: Date; to?: Date; reason?: string; before?: string; limit: number }): Promise<RejectedEventRow[]> {
     const params: unknown[] = [];
     const where: string[] = [];
-    if (query.from) where.push(`received_at >= $${params.push(query.from)}`);
-    if (query.to) where.push(`received_at < $${params.push(query.to)}`);
-    if (query.reason) where.push(`reason = $${params.push(query.reason)}`);
-    if (query.before) where.push(`rejection_id < $${params.push(query.before)}`);
+    if (query.from) where.push(`r.received_at >= $${params.push(query.from)}`);
+    if (query.to) where.push(`r.received_at < $${params.push(query.to)}`);
+    if (query.reason) where.push(`r.reason = $${params.push(query.reason)}`);
+    if (query.before) where.push(`r.rejection_id < $${params.push(query.before)}`);
+    // ORDER BY r.rejection_id, the bigint: a bare "rejection_id" would be the select list's text.
     return this.db.query(
-      `SELECT rejection_id::text, event_id, account_id, reason, detail, payload, source, received_at
-       FROM rejected_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY rejection_id DESC LIMIT $${params.push(query.limit)}`,
+      `SELECT r.rejection_id::text, r.event_id, r.account_id, r.reason, r.detail, r.payload, r.source, r.received_at
+       FROM rejected_events r ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY r.rejection_id DESC LIMIT $${params.push(query.limit)}`,
       params,
     );
   }

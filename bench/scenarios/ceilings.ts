@@ -21,25 +21,29 @@ export async function batchedSqlCeiling(h: Harness, set: EventSet): Promise<Thro
     set.events.map((_, i) => i),
     SIZES.batchSize,
   );
+  // RECORD_PRICED's parameters, as the worker sends them: the events as one JSON array (built here,
+  // untimed; stringified in the timed loop as the worker does) and the ledger reference.
   const params = indices.map((batch, n) => {
     const events = batch.map((i) => set.events[i]);
     return [
-      events.map((e) => e.event_id),
-      events.map((e) => e.account_id),
-      events.map(() => PRICES.model),
-      events.map((e) => e.endpoint),
-      events.map((e) => e.occurred_at),
-      events.map(() => PRICES.rateCardVersion),
-      events.map((e) => e.usage.prompt_tokens - e.usage.prompt_tokens_details.cached_tokens),
-      events.map((e) => e.usage.prompt_tokens_details.cached_tokens),
-      events.map((e) => e.usage.completion_tokens),
-      events.map(() => true),
-      batch.map((i) => set.costs[i].toFixed()),
-      events.map((e) => sha256(JSON.stringify(e))),
-      events.map((e) => JSON.stringify(e.usage)),
-      events.map(() => null),
+      events.map((e, k) => ({
+        event_id: e.event_id,
+        account_id: e.account_id,
+        model_id: PRICES.model,
+        endpoint: e.endpoint,
+        occurred_at: e.occurred_at,
+        rate_card_version: PRICES.rateCardVersion,
+        input_tokens: e.usage.prompt_tokens - e.usage.prompt_tokens_details.cached_tokens,
+        cached_input_tokens: e.usage.prompt_tokens_details.cached_tokens,
+        output_tokens: e.usage.completion_tokens,
+        cache_reported: true,
+        cost: set.costs[batch[k]].toFixed(),
+        content_hash: sha256(JSON.stringify(e)),
+        usage: e.usage,
+        metadata: null,
+      })),
       `bench ceiling batch ${n}`,
-    ];
+    ] as const;
   });
 
   const client = new pg.Client({ connectionString: h.ctx.databaseUrl, application_name: 'billing-bench-ceiling' });
@@ -48,7 +52,7 @@ export async function batchedSqlCeiling(h: Harness, set: EventSet): Promise<Thro
     const clock = await startClock(h);
     for (const p of params) {
       await client.query('BEGIN');
-      await client.query(RECORD_PRICED, p);
+      await client.query(RECORD_PRICED, [JSON.stringify(p[0]), p[1]]);
       await client.query('COMMIT');
     }
     const { ms, window } = clock.stop();

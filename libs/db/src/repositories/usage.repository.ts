@@ -18,16 +18,21 @@ export interface RecordOutcome {
 }
 
 /**
+ * $1: the events as one JSON array of { event_id, account_id, model_id, endpoint, occurred_at,
+ * rate_card_version, input_tokens, cached_input_tokens, output_tokens, cache_reported,
+ * cost (a decimal string), content_hash, usage, metadata } (see pricedEventsJson); $2: the ledger reference.
+ * One JSON text is much cheaper for the driver to send than fourteen escaped arrays.
+ *
  * Inserts the priced events (idempotent on event_id), debits each account once, appends one
  * ledger entry per account and upserts the hourly and monthly rollups: one statement, set-based.
  * Entry ids are drawn first so each event row names the debit that billed it.
  */
 export const RECORD_PRICED = `
 WITH input AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $7::int[],
-                       $8::int[], $9::int[], $10::bool[], $11::numeric[], $12::text[], $13::text[], $14::text[])
-    AS t(event_id, account_id, model_id, endpoint, occurred_at, rate_card_version, input_tokens,
-         cached_input_tokens, output_tokens, cache_reported, cost, content_hash, usage, metadata)
+  SELECT * FROM json_to_recordset($1::json)
+    AS t(event_id text, account_id text, model_id text, endpoint text, occurred_at timestamptz, rate_card_version int,
+         input_tokens int, cached_input_tokens int, output_tokens int, cache_reported bool, cost numeric, content_hash text,
+         usage jsonb, metadata jsonb)
 ), entries AS (
   SELECT account_id, nextval(pg_get_serial_sequence('ledger_entries', 'entry_id')) AS entry_id
   FROM (SELECT DISTINCT account_id FROM input) accounts
@@ -35,7 +40,7 @@ WITH input AS (
   INSERT INTO usage_events (event_id, account_id, model_id, endpoint, occurred_at, rate_card_version, input_tokens,
     cached_input_tokens, output_tokens, cache_reported, cost, content_hash, usage, metadata, ledger_entry_id)
   SELECT i.event_id, i.account_id, i.model_id, i.endpoint, i.occurred_at, i.rate_card_version, i.input_tokens,
-    i.cached_input_tokens, i.output_tokens, i.cache_reported, i.cost, i.content_hash, i.usage::jsonb, i.metadata::jsonb, e.entry_id
+    i.cached_input_tokens, i.output_tokens, i.cache_reported, i.cost, i.content_hash, i.usage, i.metadata, e.entry_id
   FROM input i JOIN entries e USING (account_id)
   ORDER BY i.event_id
   ON CONFLICT (event_id) DO NOTHING
@@ -52,7 +57,7 @@ WITH input AS (
 ), ledger AS (
   INSERT INTO ledger_entries (entry_id, account_id, kind, amount, balance_after, reference, event_count)
   OVERRIDING SYSTEM VALUE
-  SELECT d.ledger_entry_id, d.account_id, 'usage', -d.total, b.balance, $15, d.events
+  SELECT d.ledger_entry_id, d.account_id, 'usage', -d.total, b.balance, $2, d.events
   FROM debits d JOIN balances b USING (account_id)
   ORDER BY d.ledger_entry_id
 ), rollups AS (
@@ -171,23 +176,7 @@ export class UsageRepository {
   }
 
   private async insertPriced(tx: EntityManager, events: PricedEvent[], reference: string): Promise<string[]> {
-    const rows: { event_id: string }[] = await tx.query(RECORD_PRICED, [
-      events.map((e) => e.eventId),
-      events.map((e) => e.accountId),
-      events.map((e) => e.model),
-      events.map((e) => e.endpoint),
-      events.map((e) => e.occurredAt.toISOString()),
-      events.map((e) => e.rateCardVersion),
-      events.map((e) => e.tokens.input),
-      events.map((e) => e.tokens.cachedInput),
-      events.map((e) => e.tokens.output),
-      events.map((e) => e.cacheReported),
-      events.map((e) => e.cost.toFixed()),
-      events.map((e) => e.contentHash),
-      events.map((e) => JSON.stringify(e.usage)),
-      events.map((e) => (e.metadata === null ? null : JSON.stringify(e.metadata))),
-      reference,
-    ]);
+    const rows: { event_id: string }[] = await tx.query(RECORD_PRICED, [pricedEventsJson(events), reference]);
     return rows.map((r) => r.event_id);
   }
 
@@ -209,4 +198,26 @@ export class UsageRepository {
   recordRejections(rejections: Rejection[], source: 'queue' | 'http'): Promise<string[]> {
     return rejections.length ? this.db.transaction((tx) => this.insertRejections(tx, rejections, source)) : Promise.resolve([]);
   }
+}
+
+/** RECORD_PRICED's $1. Costs travel as decimal strings, so nothing passes through a float. */
+export function pricedEventsJson(events: PricedEvent[]): string {
+  return JSON.stringify(
+    events.map((e) => ({
+      event_id: e.eventId,
+      account_id: e.accountId,
+      model_id: e.model,
+      endpoint: e.endpoint,
+      occurred_at: e.occurredAt.toISOString(),
+      rate_card_version: e.rateCardVersion,
+      input_tokens: e.tokens.input,
+      cached_input_tokens: e.tokens.cachedInput,
+      output_tokens: e.tokens.output,
+      cache_reported: e.cacheReported,
+      cost: e.cost.toFixed(),
+      content_hash: e.contentHash,
+      usage: e.usage,
+      metadata: e.metadata,
+    })),
+  );
 }

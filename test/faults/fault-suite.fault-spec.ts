@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { type ChildProcess, execSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, readFileSync } from 'node:fs';
@@ -98,6 +99,11 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const w of workers) w.kill('SIGKILL');
   await queue?.obliterate({ force: true }).catch(() => undefined);
+  // The workers' metrics hash lives beside the queue's keys.
+  const redis = new Redis(REDIS_URL);
+  const leftovers = await redis.keys(`${QUEUE_PREFIX}:*`).catch(() => [] as string[]);
+  if (leftovers.length) await redis.del(...leftovers).catch(() => undefined);
+  redis.disconnect();
   await queue?.close().catch(() => undefined);
   await db?.destroy().catch(() => undefined);
   await dropDatabase(DATABASE_URL).catch(() => undefined);

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
-/** Drops this run's database and deletes this run's BullMQ keys. */
+/** Drops this run's database and deletes this run's Redis keys (every prefix a spec derived from it). */
 export default async function globalTeardown(): Promise<void> {
   const url = process.env.DATABASE_URL;
   if (url?.includes('/billing_test_')) {
@@ -18,7 +18,7 @@ export default async function globalTeardown(): Promise<void> {
   try {
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
       if (keys.length) await redis.del(...keys);
       cursor = next;
     } while (cursor !== '0');

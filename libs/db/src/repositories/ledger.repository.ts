@@ -33,7 +33,9 @@ export interface LedgerQuery {
   limit: number;
 }
 
-const COLUMNS = `entry_id::text, account_id, kind, credit_kind, amount::text, balance_after::text,
+// node-postgres hands bigint and numeric over as strings already: no casts, so every output
+// column keeps its table column's name and type (an ORDER BY on it sorts numbers, not text).
+const COLUMNS = `entry_id, account_id, kind, credit_kind, amount, balance_after,
   reference, event_count, created_at, request_hash`;
 
 @Injectable()
@@ -80,7 +82,6 @@ export class LedgerRepository {
     if (query.from) where.push(`l.created_at >= $${params.push(query.from)}`);
     if (query.to) where.push(`l.created_at < $${params.push(query.to)}`);
     if (query.before) where.push(`l.entry_id < $${params.push(query.before)}`);
-    // ORDER BY l.entry_id, the bigint: a bare "entry_id" would be the select list's text, sorted as text.
     return this.db.query(
       `SELECT ${COLUMNS} FROM ledger_entries l WHERE ${where.join(' AND ')}
        ORDER BY l.entry_id DESC LIMIT $${params.push(query.limit)}`,

@@ -47,7 +47,7 @@ export class UsageReadsRepository {
   async pricedEvent(eventId: string): Promise<PricedEventRow | null> {
     const rows = await this.db.query(
       `SELECT event_id, account_id, model_id, endpoint, occurred_at, rate_card_version, input_tokens, cached_input_tokens,
-         output_tokens, cache_reported, cost::text, ledger_entry_id::text, received_at
+         output_tokens, cache_reported, cost, ledger_entry_id, received_at
        FROM usage_events WHERE event_id = $1`,
       [eventId],
     );
@@ -57,7 +57,7 @@ export class UsageReadsRepository {
   /** The latest rejections recorded under an event id. */
   async rejectionsOf(eventId: string, limit = 10): Promise<RejectedEventRow[]> {
     return this.db.query(
-      `SELECT r.rejection_id::text, r.event_id, r.account_id, r.reason, r.detail, r.payload, r.source, r.received_at
+      `SELECT r.rejection_id, r.event_id, r.account_id, r.reason, r.detail, r.payload, r.source, r.received_at
        FROM rejected_events r WHERE r.event_id = $1 ORDER BY r.rejection_id DESC LIMIT $2`,
       [eventId, limit],
     );
@@ -70,9 +70,8 @@ export class UsageReadsRepository {
     if (query.to) where.push(`r.received_at < $${params.push(query.to)}`);
     if (query.reason) where.push(`r.reason = $${params.push(query.reason)}`);
     if (query.before) where.push(`r.rejection_id < $${params.push(query.before)}`);
-    // ORDER BY r.rejection_id, the bigint: a bare "rejection_id" would be the select list's text.
     return this.db.query(
-      `SELECT r.rejection_id::text, r.event_id, r.account_id, r.reason, r.detail, r.payload, r.source, r.received_at
+      `SELECT r.rejection_id, r.event_id, r.account_id, r.reason, r.detail, r.payload, r.source, r.received_at
        FROM rejected_events r ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY r.rejection_id DESC LIMIT $${params.push(query.limit)}`,
       params,

@@ -26,6 +26,16 @@ export class InvoicesService {
     return this.toResponse(await this.visible(principal, invoiceId));
   }
 
+  /** Invoices as the API shows them, with all their lines read in one query. */
+  private async toResponses(rows: InvoiceRow[]): Promise<InvoiceResponse[]> {
+    const lines = await this.invoices.linesOf(rows.map((row) => row.invoice_id));
+    return rows.map((row) => toInvoiceResponse(row, lines.get(row.invoice_id)!));
+  }
+
+  private async toResponse(row: InvoiceRow): Promise<InvoiceResponse> {
+    return (await this.toResponses([row]))[0];
+  }
+
   async pdf(principal: Principal, invoiceId: string): Promise<{ number: string; pdf: Buffer }> {
     const invoice = await this.get(principal, invoiceId);
     return { number: invoice.number, pdf: await renderInvoicePdf({ ...invoice, issued_at: invoice.finalized_at }) };
@@ -36,7 +46,7 @@ export class InvoicesService {
     if (!(await this.accounts.exists(accountId))) throw notFound(`No account ${accountId}.`);
     const rows = await this.invoices.listForAccount(accountId, { before, limit: query.limit + 1 });
     const page = toPage(rows, query.limit, (row) => row, (row) => row.number);
-    return { data: await Promise.all(page.data.map((row) => this.toResponse(row))), next_cursor: page.next_cursor };
+    return { data: await this.toResponses(page.data), next_cursor: page.next_cursor };
   }
 
   async finalize(invoiceId: string): Promise<InvoiceResponse> {
@@ -59,38 +69,37 @@ export class InvoicesService {
     }
     return invoice;
   }
+}
 
-  private async toResponse(row: InvoiceRow): Promise<InvoiceResponse> {
-    const period = parsePeriod(row.period)!;
-    const lines = await this.invoices.lines(row.invoice_id);
-    return {
-      invoice_id: row.invoice_id,
-      number: row.number,
-      account_id: row.account_id,
-      account_name: row.account_name,
-      period: row.period,
-      period_start: period.start.toISOString(),
-      period_end: period.end.toISOString(),
-      status: row.status,
-      currency: 'USD',
-      opening_balance: money(row.opening_balance),
-      credits_total: money(row.credits_total),
-      usage_total: money(row.usage_total),
-      usage_total_rounded: new Money(row.usage_total_rounded).toFixed(2),
-      closing_balance: money(row.closing_balance),
-      created_at: row.created_at.toISOString(),
-      finalized_at: row.finalized_at?.toISOString() ?? null,
-      voided_at: row.voided_at?.toISOString() ?? null,
-      lines: lines.map((line: InvoiceLineRow) => ({
-        model: line.model_id,
-        token_class: line.token_class,
-        rate_card_version: line.rate_card_version,
-        unit_price_per_million: money(line.unit_price_per_million),
-        tokens: Number(line.tokens),
-        amount: money(line.amount),
-        late: line.usage_period !== row.period,
-        usage_period: line.usage_period,
-      })),
-    };
-  }
+function toInvoiceResponse(row: InvoiceRow, lines: InvoiceLineRow[]): InvoiceResponse {
+  const period = parsePeriod(row.period)!;
+  return {
+    invoice_id: row.invoice_id,
+    number: row.number,
+    account_id: row.account_id,
+    account_name: row.account_name,
+    period: row.period,
+    period_start: period.start.toISOString(),
+    period_end: period.end.toISOString(),
+    status: row.status,
+    currency: 'USD',
+    opening_balance: money(row.opening_balance),
+    credits_total: money(row.credits_total),
+    usage_total: money(row.usage_total),
+    usage_total_rounded: new Money(row.usage_total_rounded).toFixed(2),
+    closing_balance: money(row.closing_balance),
+    created_at: row.created_at.toISOString(),
+    finalized_at: row.finalized_at?.toISOString() ?? null,
+    voided_at: row.voided_at?.toISOString() ?? null,
+    lines: lines.map((line: InvoiceLineRow) => ({
+      model: line.model_id,
+      token_class: line.token_class,
+      rate_card_version: line.rate_card_version,
+      unit_price_per_million: money(line.unit_price_per_million),
+      tokens: Number(line.tokens),
+      amount: money(line.amount),
+      late: line.usage_period !== row.period,
+      usage_period: line.usage_period,
+    })),
+  };
 }

@@ -260,13 +260,19 @@ export class InvoicesRepository {
     return rows[0] ?? null;
   }
 
-  lines(invoiceId: string): Promise<InvoiceLineRow[]> {
-    return this.db.query(
-      `SELECT line_no, model_id, token_class, rate_card_version, unit_price_per_million::text, tokens::text, amount::text,
-         to_char(usage_period, 'YYYY-MM') AS usage_period
-       FROM invoice_lines WHERE invoice_id = $1 ORDER BY line_no`,
-      [invoiceId],
-    );
+  /** The lines of several invoices in one query, by invoice id, each in line order. */
+  async linesOf(invoiceIds: string[]): Promise<Map<string, InvoiceLineRow[]>> {
+    const rows: (InvoiceLineRow & { invoice_id: string })[] = invoiceIds.length
+      ? await this.db.query(
+          `SELECT invoice_id, line_no, model_id, token_class, rate_card_version, unit_price_per_million, tokens, amount,
+             to_char(usage_period, 'YYYY-MM') AS usage_period
+           FROM invoice_lines WHERE invoice_id = ANY($1::text[]) ORDER BY invoice_id, line_no`,
+          [invoiceIds],
+        )
+      : [];
+    const byInvoice = new Map<string, InvoiceLineRow[]>(invoiceIds.map((id) => [id, []]));
+    for (const { invoice_id, ...line } of rows) byInvoice.get(invoice_id)!.push(line);
+    return byInvoice;
   }
 
   listForAccount(accountId: string, query: { before?: string; limit: number }): Promise<InvoiceRow[]> {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Money, PRICE_SCALE, formatMoney, parseDecimal, parseTimestamp, resolveModel } from '@app/billing';
-import { CatalogRepository, RATE_CARD_MIN_LEAD_MS, type PriceRow, type RateCardRow } from '@app/db';
+import { CatalogRepository, RATE_CARD_MIN_LEAD_MS, toModelSpec, type PriceRow, type RateCardRow } from '@app/db';
 import { type Page, type PageQuery, decodeCursor, toPage } from '../common/pagination.js';
 import { type FieldError, notFound, unprocessable } from '../common/problem.js';
 import type { CreateRateCardDto, ModelPriceResponse, PricingResponse, RateCardResponse } from './pricing.dto.js';
@@ -51,7 +51,7 @@ export class PricingService {
     if (!effectiveFrom) errors.push({ field: 'effective_from', message: 'must be an ISO-8601 instant with an offset, e.g. 2027-01-01T00:00:00Z' });
 
     const models = await this.catalog.models();
-    const specs = models.map((m) => ({ id: m.model_id, aliases: m.aliases, contextWindow: m.context_window, maxOutputTokens: m.max_output_tokens }));
+    const specs = models.map(toModelSpec);
     const prices = new Map<string, PriceRow>();
     dto.prices.forEach((price, index) => {
       const model = resolveModel(specs, price.model);

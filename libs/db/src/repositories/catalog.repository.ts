@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { Money, type ModelSpec, type RateCardVersion } from '@app/billing';
 
 export interface ModelRow {
   model_id: string;
@@ -111,6 +112,24 @@ export class CatalogRepository {
       return mapRateCard(created);
     });
   }
+}
+
+/** A catalog row as the pure billing code takes it. */
+export function toModelSpec(row: ModelRow): ModelSpec {
+  return { id: row.model_id, aliases: row.aliases, contextWindow: row.context_window, maxOutputTokens: row.max_output_tokens };
+}
+
+/** A rate card version as the pure billing code takes it (prices exact, from their decimal text). */
+export function toRateCardVersion(row: RateCardRow): RateCardVersion {
+  const prices: RateCardVersion['prices'] = {};
+  for (const p of row.prices) {
+    prices[p.model_id] = {
+      inputPerMillion: new Money(p.input_per_million),
+      outputPerMillion: new Money(p.output_per_million),
+      cachedInputPerMillion: new Money(p.cached_input_per_million),
+    };
+  }
+  return { version: row.version, effectiveFrom: new Date(row.effective_from), prices };
 }
 
 function mapRateCard(row: { version: number; effective_from: Date; currency: string; created_at: Date; prices: PriceRow[] }): RateCardRow {

@@ -1,11 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { Money, rejection, type Candidate, type ModelSpec, type PricedEvent, type RateCardVersion, type Rejection } from '@app/billing';
-
-export interface PricingContext {
-  catalog: ModelSpec[];
-  rateCards: RateCardVersion[];
-}
+import { rejection, type Candidate, type PricedEvent, type Rejection } from '@app/billing';
 
 export interface RecordOutcome {
   priced: number;
@@ -96,36 +91,6 @@ RETURNING reason`;
 @Injectable()
 export class UsageRepository {
   constructor(private readonly db: DataSource) {}
-
-  /** The catalog and every rate card version, as the pure pricing code takes them. */
-  async pricingContext(): Promise<PricingContext> {
-    const [models, prices] = await Promise.all([
-      this.db.query(
-        `SELECT m.model_id, m.context_window, m.max_output_tokens, coalesce(array_agg(a.alias) FILTER (WHERE a.alias IS NOT NULL), '{}') AS aliases
-         FROM models m LEFT JOIN model_aliases a USING (model_id) GROUP BY m.model_id`,
-      ),
-      this.db.query(
-        `SELECT v.version, v.effective_from, p.model_id, p.input_per_million::text AS i, p.output_per_million::text AS o,
-           p.cached_input_per_million::text AS c
-         FROM rate_card_versions v JOIN rate_card_prices p USING (version) ORDER BY v.version`,
-      ),
-    ]);
-    const cards = new Map<number, RateCardVersion>();
-    for (const row of prices as { version: number; effective_from: Date; model_id: string; i: string; o: string; c: string }[]) {
-      const card = cards.get(row.version) ?? { version: row.version, effectiveFrom: row.effective_from, prices: {} };
-      card.prices[row.model_id] = { inputPerMillion: new Money(row.i), outputPerMillion: new Money(row.o), cachedInputPerMillion: new Money(row.c) };
-      cards.set(row.version, card);
-    }
-    return {
-      catalog: (models as { model_id: string; context_window: number; max_output_tokens: number; aliases: string[] }[]).map((m) => ({
-        id: m.model_id,
-        aliases: m.aliases,
-        contextWindow: m.context_window,
-        maxOutputTokens: m.max_output_tokens,
-      })),
-      rateCards: [...cards.values()],
-    };
-  }
 
   /**
    * Records one flush in one transaction: priced events of existing accounts are inserted and

@@ -106,6 +106,8 @@ export class InvoicingService {
     const [inputs, pricing] = await Promise.all([this.invoices.inputs(tx, period.id, accounts), this.pricing.get()]);
     const cards = new Map(pricing.rateCards.map((card) => [card.version, card]));
     const priceOf = (version: number, model: string) => cards.get(version)?.prices[model];
+    const usageBy = byAccount(inputs.usage);
+    const billedBy = byAccount(inputs.billed);
     const writes: InvoiceWrite[] = [];
     for (const accountId of accounts) {
       const existing = inputs.existing.get(accountId);
@@ -114,7 +116,7 @@ export class InvoicingService {
         period: period.id,
         openingBalance: new Money(inputs.opening.get(accountId) ?? '0'),
         creditsTotal: new Money(inputs.credits.get(accountId) ?? '0'),
-        usage: usageFor(inputs, accountId),
+        usage: unbilledFor(usageBy.get(accountId) ?? [], billedBy.get(accountId) ?? []),
         priceOf,
       });
       writes.push({
@@ -154,18 +156,31 @@ export class InvoicingService {
   }
 }
 
-/** The account's usage to bill: its month in full, and what earlier finalized months still owe. */
-function usageFor(inputs: GenerationInputs, accountId: string): UsageTotals[] {
-  const usage: UsageTotals[] = inputs.usage
-    .filter((row) => row.account_id === accountId)
-    .map((row) => ({
-      usagePeriod: row.usage_period,
-      model: row.model_id,
-      rateCardVersion: row.rate_card_version,
-      tokens: { input: BigInt(row.input), cached_input: BigInt(row.cached_input), output: BigInt(row.output) },
-    }));
-  const billed: BilledTokens[] = inputs.billed
-    .filter((row) => row.account_id === accountId)
-    .map((row) => ({ usagePeriod: row.usage_period, model: row.model_id, rateCardVersion: row.rate_card_version, tokenClass: row.token_class, tokens: BigInt(row.tokens) }));
+/** Rows grouped by account, once per chunk. */
+function byAccount<T extends { account_id: string }>(rows: T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const group = groups.get(row.account_id);
+    if (group) group.push(row);
+    else groups.set(row.account_id, [row]);
+  }
+  return groups;
+}
+
+/** An account's usage to bill: its month in full, and what earlier finalized months still owe. */
+function unbilledFor(usageRows: GenerationInputs['usage'], billedRows: GenerationInputs['billed']): UsageTotals[] {
+  const usage: UsageTotals[] = usageRows.map((row) => ({
+    usagePeriod: row.usage_period,
+    model: row.model_id,
+    rateCardVersion: row.rate_card_version,
+    tokens: { input: BigInt(row.input), cached_input: BigInt(row.cached_input), output: BigInt(row.output) },
+  }));
+  const billed: BilledTokens[] = billedRows.map((row) => ({
+    usagePeriod: row.usage_period,
+    model: row.model_id,
+    rateCardVersion: row.rate_card_version,
+    tokenClass: row.token_class,
+    tokens: BigInt(row.tokens),
+  }));
   return unbilledUsage(usage, billed);
 }

@@ -4,10 +4,9 @@ export const USAGE_BATCH_JOB = 'usage-batch';
 export const MAX_BATCH_EVENTS = 1000;
 
 /**
- * What producers put on the queue. The data is never trusted: the worker validates every
- * event (libs/billing) and records what it cannot price as a rejection.
+ * What producers put on a usage-batch job (a usage job's data is one event). The data is never
+ * trusted: the worker validates every event (libs/billing) and records what it cannot price.
  */
-export type UsageJobData = unknown;
 export interface UsageBatchJobData {
   events: unknown[];
 }

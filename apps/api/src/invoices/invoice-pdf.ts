@@ -1,4 +1,5 @@
 import PDFDocument from 'pdfkit';
+import { parsePeriod, periodName } from '@app/billing';
 
 /**
  * Invoice PDF rendering (pdfkit, A4).
@@ -127,29 +128,13 @@ const TOKEN_CLASS_LABEL: Record<InvoiceLineDocument['token_class'], string> = {
   output: 'Output',
 };
 
-const MONTHS = [
-  'January',
-  'February',
-  'March',
-  'April',
-  'May',
-  'June',
-  'July',
-  'August',
-  'September',
-  'October',
-  'November',
-  'December',
-];
-
 // ---------------------------------------------------------------------------------------------
 // Formatting helpers (exported for tests and for callers that want the same wording)
 
 /** 'November 2026' for '2026-11'; anything that is not YYYY-MM comes back unchanged. */
 export function monthName(period: string): string {
-  const match = /^(\d{4})-(\d{2})$/.exec(period);
-  const month = match ? Number(match[2]) : 0;
-  return match && month >= 1 && month <= 12 ? `${MONTHS[month - 1]} ${match[1]}` : period;
+  const parsed = parsePeriod(period);
+  return parsed ? periodName(parsed) : period;
 }
 
 /** '2026-11-01 00:00 UTC' (seconds only when not zero); unparseable input comes back unchanged. */

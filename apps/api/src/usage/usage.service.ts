@@ -2,7 +2,7 @@ import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { Money, checkUsageEvent, formatMoney, isPlainObject, rejection, type Rejection } from '@app/billing';
 import { AccountsRepository, PricingContextCache, UsageReadsRepository, UsageRepository, type PricedEventRow, type RejectedEventRow } from '@app/db';
-import { MAX_BATCH_EVENTS, USAGE_BATCH_JOB, USAGE_QUEUE } from '@app/queue';
+import { MAX_BATCH_EVENTS, USAGE_BATCH_JOB, USAGE_QUEUE, type UsageBatchJobData } from '@app/queue';
 import { type Page, decodeCursor, parseRange, toPage } from '../common/pagination.js';
 import { ProblemException, badRequest, notFound } from '../common/problem.js';
 import type { IngestResponse, RejectedEventResponse, RejectedEventsQuery, UsageEventResponse, UsageSeriesQuery, UsageSeriesResponse } from './usage.dto.js';
@@ -113,7 +113,7 @@ export class UsageService {
   }
 
   /** Redis down must not hang the gateway's request: answer 503 and let it retry (redelivery is harmless). */
-  private async enqueue(data: { events: unknown[] }): Promise<void> {
+  private async enqueue(data: UsageBatchJobData): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('enqueue timed out')), ENQUEUE_TIMEOUT_MS);

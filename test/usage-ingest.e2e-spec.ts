@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { Money, formatMoney } from '../libs/billing/src/index.js';
 import { ADMIN, drained, producer, startApi, startWorker, uniqueQueueName, type TestApi } from './support/api.js';
 import { createAccount, credit, eventId, uniqueId, usageEvent } from './support/factories.js';
+import { WORKER_CONCURRENCY } from '../apps/worker/src/processors/usage.processor.js';
 
 const USAGE_QUEUE = uniqueQueueName();
 let api: TestApi;
@@ -210,6 +211,35 @@ describe('exactly once', () => {
     expect(await balanceOf(account_id)).toBe('-0.000196');
     const ledger = (await api.http().get(`/v1/accounts/${account_id}/ledger`).query({ limit: 1000 }).set(ADMIN)).body.data;
     expect(ledger.reduce((sum: number, e: { event_count: number }) => sum + e.event_count, 0)).toBe(400);
+    // Every job completed, with the result of the flush that billed it; most were taken in bulk,
+    // far more per flush than BullMQ's worker runs at once.
+    const completed = (await queue.getCompleted(0, 10_000)).filter((job) => events.some((e) => e.event_id === job.data.event_id));
+    expect(completed).toHaveLength(400);
+    expect(completed.every((job) => typeof job.returnvalue.flush === 'string' && job.attemptsMade === 1)).toBe(true);
+    expect(Math.max(...completed.map((job) => job.returnvalue.priced))).toBeGreaterThan(WORKER_CONCURRENCY);
+  });
+
+  it('settles single-event jobs taken in bulk one by one: priced, rejected or duplicate, around a batch job', async () => {
+    const { account_id } = await createAccount(api);
+    const a = usageEvent(account_id, { usage: { prompt_tokens: 1000, completion_tokens: 100 } });
+    const b = usageEvent(account_id, { usage: { prompt_tokens: 2000, completion_tokens: 200 } });
+    const c = usageEvent(account_id, { usage: { prompt_tokens: 10, completion_tokens: 1 } });
+    const conflicting = { ...a, usage: { prompt_tokens: 1, completion_tokens: 1 } };
+    await queue.addBulk([
+      { name: 'usage', data: a },
+      { name: 'usage', data: a },
+      { name: 'usage', data: 'junk' },
+      { name: 'usage-batch', data: { events: [b, a] } },
+      { name: 'usage', data: b },
+      { name: 'usage', data: conflicting },
+      { name: 'usage', data: c },
+    ]);
+    await drained(queue);
+    // a: 1000 x 0.04 + 100 x 0.07 = 47 micro-dollars; b: 94; c: 0.47.
+    expect(await balanceOf(account_id)).toBe('-0.00014147');
+    const rejected = await db.query('SELECT reason FROM rejected_events WHERE event_id = $1', [a.event_id]);
+    expect(rejected).toEqual([{ reason: 'conflict' }]);
+    expect(await queue.getFailedCount()).toBe(0);
   });
 
   it('keeps balances exact to the last digit against a model computed here', async () => {

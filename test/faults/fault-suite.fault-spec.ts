@@ -11,7 +11,8 @@ import { redisConnection } from '../../libs/queue/src/index.js';
 
 /**
  * The fault suite (npm run test:faults): real worker processes from dist/, killed with SIGKILL and
- * restarted, two of them on one queue, every batch delivered twice, Postgres restarted once
+ * restarted, two of them on one queue, every batch delivered twice (a quarter of them as
+ * single-event jobs, which the workers take in bulk), Postgres restarted once
  * mid-run, then Redis restarted under a running API and worker. It restarts this machine's
  * Postgres and Redis, so it runs alone, after the other suites.
  */
@@ -108,7 +109,7 @@ afterAll(async () => {
   await db?.destroy().catch(() => undefined);
   await dropDatabase(DATABASE_URL).catch(() => undefined);
   process.stdout.write(
-    `faults: ${figures.events} events in ${figures.jobs} jobs (every batch twice), ${figures.kills} SIGKILLs, ${figures.workerStarts} worker starts, ` +
+    `faults: ${figures.events} events in ${figures.jobs} jobs (every event twice, a quarter in single-event jobs), ${figures.kills} SIGKILLs, ${figures.workerStarts} worker starts, ` +
       `${figures.postgresRestarts} Postgres restart (2 s down), ${figures.redisRestarts} Redis restart, ${figures.stalled} stalled jobs handed out again, ` +
       `${figures.retries} flush retries, ${figures.seconds.toFixed(1)} s; log ${logFile}\n`,
   );
@@ -149,13 +150,18 @@ describe('fault suite', () => {
 
     const started = performance.now();
     workers.push(startWorker(), startWorker());
-    // Trickle the batches in over ~15 s, each one twice, while the chaos below runs.
+    // Trickle the batches in over ~15 s, each one twice, while the chaos below runs. Every fourth
+    // batch goes as single-event usage jobs (taken in bulk by the workers), each event twice.
     const producing = (async () => {
       for (let b = 0; b < batches.length; b += 10) {
-        const chunk = batches.slice(b, b + 10).flatMap((events) => [
-          { name: 'usage-batch', data: { events } },
-          { name: 'usage-batch', data: { events: [...events].reverse() } },
-        ]);
+        const chunk = batches.slice(b, b + 10).flatMap((events, i) =>
+          (b + i) % 4 === 3
+            ? [...events, ...[...events].reverse()].map((data) => ({ name: 'usage', data }))
+            : [
+                { name: 'usage-batch', data: { events } },
+                { name: 'usage-batch', data: { events: [...events].reverse() } },
+              ],
+        );
         for (;;) {
           try {
             await queue.addBulk(chunk);

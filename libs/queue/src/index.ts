@@ -1,3 +1,4 @@
+export * from './bulk-jobs.js';
 export * from './connection.js';
 export * from './jobs.js';
 export * from './queue.module.js';

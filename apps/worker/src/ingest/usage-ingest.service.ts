@@ -54,13 +54,18 @@ export class UsageIngestService {
     if (!Array.isArray(events)) {
       return { jobId: job.id, events: 1, plan: { priced: [], rejections: [events], duplicates: 0 } };
     }
+    return this.prepareEvents(job.id, events);
+  }
+
+  /** Validates and prices events that travel together (one batch job, or many single-event jobs taken at once). */
+  async prepareEvents(jobId: string, events: readonly unknown[]): Promise<PreparedJob> {
     const context = await this.withRetry(() => this.pricing.get());
     if (events.length > TURN_EVENTS) {
       const mine = this.turn.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
       this.turn = mine;
       await mine;
     }
-    return { jobId: job.id, events: events.length, plan: planBatch(events, { ...context, now: new Date() }) };
+    return { jobId, events: events.length, plan: planBatch(events, { ...context, now: new Date() }) };
   }
 
   async flush(jobs: PreparedJob[]): Promise<FlushResult> {

@@ -1,12 +1,21 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { type Job, Worker } from 'bullmq';
+import { Job, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '@app/config';
-import { redisConnection } from '@app/queue';
+import { BulkJobs, type KeepJobs, redisConnection, type TakenJob, USAGE_JOB } from '@app/queue';
 import { type FlushResult, type PreparedJob, UsageIngestService } from '../ingest/usage-ingest.service.js';
 import { GroupCommit } from './group-commit.js';
 
-/** Jobs taken at once: single-event jobs arriving together share one transaction. */
-export const WORKER_CONCURRENCY = 512;
+/**
+ * Jobs BullMQ's Worker runs at once. Batch jobs carry up to 1000 events each, so a few keep a
+ * flush full; single-event jobs mostly arrive through the bulk taker instead (see below).
+ */
+export const WORKER_CONCURRENCY = 32;
+/** Single-event jobs taken off the wait list in one Redis call. */
+export const TAKE_JOBS = 500;
+/** What the worker keeps of completed jobs (BullMQ's removeOnComplete), for the bulk taker too. */
+const KEEP_COMPLETED: KeepJobs = { count: 10_000, ageSeconds: 3_600 };
 /** Most events written by one transaction. */
 export const MAX_FLUSH_EVENTS = 5_000;
 /** Most events taken, validated and waiting for a flush at once; more jobs wait their turn. */
@@ -24,12 +33,25 @@ export class UsageProcessor implements OnApplicationBootstrap, OnApplicationShut
   private worker?: Worker;
   private readonly group: GroupCommit<PreparedJob, FlushResult | Error>;
   private readonly admission = new Admission(MAX_PENDING_EVENTS);
+  /** The bulk taker's own connection, closed only once its last jobs are completed. */
+  private readonly redis: Redis;
+  private readonly bulk: BulkJobs;
+  /** Bulk-taken jobs still held, by lock token: their locks are renewed until they are completed. */
+  private readonly held = new Map<string, readonly TakenJob[]>();
+  private readonly settling = new Set<Promise<void>>();
+  private lockRenewal?: NodeJS.Timeout;
+  private taking = false;
+  private takeAgain = false;
+  private stopping = false;
 
   constructor(
     private readonly ingest: UsageIngestService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.group = new GroupCommit((jobs) => this.flush(jobs), MAX_FLUSH_EVENTS);
+    this.redis = new Redis({ ...(redisConnection(config.REDIS_URL) as object) });
+    this.redis.on('error', () => undefined); // BullMQ's connections report outages; this one reconnects.
+    this.bulk = new BulkJobs(this.redis, config.QUEUE_PREFIX, config.USAGE_QUEUE, USAGE_JOB);
   }
 
   onApplicationBootstrap(): void {
@@ -41,18 +63,26 @@ export class UsageProcessor implements OnApplicationBootstrap, OnApplicationShut
       lockDuration: this.config.WORKER_LOCK_DURATION_MS,
       stalledInterval: this.config.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: 100,
-      removeOnComplete: { age: 3_600, count: 10_000 },
+      removeOnComplete: { age: KEEP_COMPLETED.ageSeconds, count: KEEP_COMPLETED.count },
       removeOnFail: { age: 7 * 86_400 },
     });
+    this.lockRenewal = setInterval(() => this.renewLocks(), this.config.WORKER_LOCK_DURATION_MS / 2);
     this.worker.on('error', (error) => this.logger.warn(`queue connection: ${error.message}`));
     this.worker.on('failed', (job, error) => this.logger.error(`job ${job?.id} (${job?.name}) failed: ${error.message}`));
     this.worker.on('stalled', (jobId) => this.logger.warn(`job ${jobId} stalled (its worker died or hung): handed out again`));
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    await this.closeWorker();
+    clearInterval(this.lockRenewal);
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  private async closeWorker(): Promise<void> {
     if (!this.worker) return;
     this.ingest.stop();
-    const closed = this.worker.close();
+    const closed = Promise.all([this.worker.close(), ...this.settling]);
     const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), CLOSE_GRACE_MS).unref());
     if ((await Promise.race([closed, timer])) === 'timeout') {
       this.logger.warn('jobs still in flight at shutdown: leaving them to be redelivered');
@@ -61,6 +91,8 @@ export class UsageProcessor implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private async process(job: Job): Promise<FlushResult> {
+    // A job handed out means the queue has work: take what waits behind it in bulk.
+    this.takeWaiting();
     const weight = Math.max(1, Math.min(MAX_FLUSH_EVENTS, Array.isArray(job.data?.events) ? job.data.events.length : 1));
     await this.admission.enter(weight);
     try {
@@ -70,6 +102,83 @@ export class UsageProcessor implements OnApplicationBootstrap, OnApplicationShut
       return result;
     } finally {
       this.admission.leave(weight);
+    }
+  }
+
+  /**
+   * Takes waiting single-event jobs in bulk while there are any, as many as admission lets in.
+   * Each bulk is validated as one, joins the next flush, and is completed in one call after the
+   * commit. Runs once at a time; a call while it runs makes it look again before it stops.
+   */
+  private takeWaiting(): void {
+    if (this.stopping) return;
+    if (this.taking) {
+      this.takeAgain = true;
+      return;
+    }
+    this.taking = true;
+    void (async () => {
+      do {
+        this.takeAgain = false;
+        for (;;) {
+          await this.admission.enter(TAKE_JOBS);
+          const token = randomUUID();
+          let jobs: TakenJob[] = [];
+          try {
+            if (!this.stopping) jobs = await this.bulk.take(TAKE_JOBS, token, this.config.WORKER_LOCK_DURATION_MS);
+          } catch (error) {
+            this.logger.warn(`bulk take failed (${(error as Error).message}); BullMQ's worker goes on taking jobs one by one`);
+          }
+          this.admission.leave(TAKE_JOBS - jobs.length);
+          if (jobs.length === 0) break;
+          this.held.set(token, jobs);
+          const settled = this.settleTaken(jobs, token)
+            .catch((error: Error) => this.logger.error(`${jobs.length} bulk-taken jobs left to be redelivered: ${error.message}`))
+            .finally(() => {
+            this.held.delete(token);
+            this.admission.leave(jobs.length);
+            this.settling.delete(settled);
+          });
+          this.settling.add(settled);
+        }
+      } while (this.takeAgain && !this.stopping);
+    })().finally(() => {
+      this.taking = false;
+    });
+  }
+
+  private async settleTaken(jobs: readonly TakenJob[], token: string): Promise<void> {
+    const events = jobs.map((job) => parseJobData(job.data));
+    const prepared = await this.ingest.prepareEvents(`${jobs[0].id}+${jobs.length - 1}`, events);
+    const result = await this.group.submit(prepared, prepared.events);
+    if (result instanceof Error) {
+      // Not an event problem (those are recorded rejections): fail each job as BullMQ's worker would.
+      for (const taken of jobs) {
+        const job = await Job.fromId(this.worker!, taken.id);
+        await job?.moveToFailed(result, token, false).catch((e: Error) => this.logger.error(`job ${taken.id}: ${e.message}`));
+      }
+      return;
+    }
+    const value = JSON.stringify(result);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { notHeld } = await this.bulk.complete(jobs, token, value, KEEP_COMPLETED);
+        if (notHeld) this.logger.warn(`${notHeld} bulk-taken jobs were handed out again before completion (lock expired); their redelivery is a duplicate`);
+        return;
+      } catch (error) {
+        // Billed and committed: if the jobs cannot be completed, they come back and count as duplicates.
+        if (attempt * 1_000 >= this.config.WORKER_LOCK_DURATION_MS) throw error;
+        this.logger.warn(`completing ${jobs.length} bulk-taken jobs failed (${(error as Error).message}); retrying`);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    }
+  }
+
+  private renewLocks(): void {
+    for (const [token, jobs] of this.held) {
+      this.bulk
+        .extend(jobs.map((j) => j.id), token, this.config.WORKER_LOCK_DURATION_MS)
+        .catch((error: Error) => this.logger.warn(`renewing locks of ${jobs.length} bulk-taken jobs failed: ${error.message}`));
     }
   }
 
@@ -85,6 +194,15 @@ export class UsageProcessor implements OnApplicationBootstrap, OnApplicationShut
       for (const job of jobs) results.push(await this.ingest.flush([job]).catch((e: Error) => e));
       return results;
     }
+  }
+}
+
+/** A job's data as BullMQ stored it (JSON text); text that is not JSON is passed on as is, to be rejected. */
+function parseJobData(data: string): unknown {
+  try {
+    return JSON.parse(data);
+  } catch {
+    return data;
   }
 }
 

@@ -43,6 +43,8 @@ export const SIZES = {
 export const KNOBS = {
   /** Repetitions of each throughput measurement (ceiling and scenario alternating); the table shows medians. */
   reps: Math.max(1, int('BENCH_REPS', 3)),
+  /** Concurrency of ceiling 2's BullMQ no-op worker. */
+  noopConcurrency: Math.max(1, int('BENCH_NOOP_CONCURRENCY', 512)),
   /** Worker processes for every scenario that runs the service worker. */
   workers: int('BENCH_WORKERS', 1),
   /** Settle poll interval. */

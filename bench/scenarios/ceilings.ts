@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { RECORD_PRICED } from '@app/db';
-import { PRICES, SIZES } from '../config.js';
+import { KNOBS, PRICES, SIZES } from '../config.js';
 import { chunk, type EventSet, sha256 } from '../events.js';
 import { startNoopWorker } from '../processes.js';
 import { perSecond } from '../stats.js';
@@ -66,8 +66,8 @@ export async function batchedSqlCeiling(h: Harness, set: EventSet): Promise<Thro
 }
 
 /**
- * Ceiling 2: BullMQ alone. A child process runs a Worker with a no-op processor at the service
- * worker's concurrency and options; the single-event jobs are all added first (addBulk, 1000 per
+ * Ceiling 2: BullMQ alone. A child process runs a Worker with a no-op processor, at concurrency
+ * KNOBS.noopConcurrency (512) and the service worker's stalled and retention options; the single-event jobs are all added first (addBulk, 1000 per
  * call) to a paused queue, then the queue is resumed and the clock runs until the last job completed.
  */
 export async function bullmqNoopCeiling(h: Harness, set: EventSet, rep = 1): Promise<ThroughputResult> {
@@ -78,7 +78,7 @@ export async function bullmqNoopCeiling(h: Harness, set: EventSet, rep = 1): Pro
     set.events.map((data) => ({ name: 'usage', data })),
     SIZES.addBulkJobs,
   );
-  const worker = await startNoopWorker({ ...h.ctx.serviceEnv(queue.name, 'warn'), BENCH_NOOP_EXPECT: String(n) });
+  const worker = await startNoopWorker({ ...h.ctx.serviceEnv(queue.name, 'warn'), BENCH_NOOP_EXPECT: String(n), BENCH_NOOP_CONCURRENCY: String(KNOBS.noopConcurrency) });
   try {
     const done = worker.waitForLine('done', 300_000);
     const clock = await startClock(h);

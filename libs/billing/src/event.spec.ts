@@ -1,10 +1,12 @@
 import { describe, it, expect } from '@jest/globals';
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { LAUNCH_CATALOG, LAUNCH_PRICES } from './catalog.js';
 import {
   REJECTION_REASONS,
   checkUsageEvent,
   canonicalJson,
+  eventContentJson,
   isRejectionReason,
   parseTimestamp,
   validateUsageEvent,
@@ -404,6 +406,9 @@ describe('parseTimestamp', () => {
   });
 });
 
+/** contentHash of event(), as the first release computed it (generic canonicalJson of the content object). */
+const GOLDEN_HASH = 'f1ae277aa7b5ea0efa0ec98ecadabb6afc7283298a8dd8719d76c334e1869686';
+
 describe('contentHash', () => {
   const hashOf = (raw: Record<string, unknown>): string => priced(validateUsageEvent(raw, ctx)).contentHash;
   const base = hashOf(event({ metadata: { a: 1, b: { c: 2, d: 3 } } }));
@@ -460,6 +465,23 @@ describe('contentHash', () => {
     expect(hashOf(event({ metadata: { a: 2, b: { c: 2, d: 3 } } }))).not.toBe(base);
     expect(hashOf(event({ metadata: { a: 1, b: { c: 2, d: 3 } }, account_id: 'acct_2' }))).not.toBe(base);
     expect(hashOf(event({ metadata: { a: 1, b: { c: 2, d: 3 } }, occurred_at: '2026-11-24T10:00:01Z' }))).not.toBe(base);
+  });
+
+  it('is written out exactly as canonicalJson would write the content object', () => {
+    const text = fc.string({ unit: 'grapheme', maxLength: 20 });
+    const json = fc.dictionary(text, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 6 });
+    fc.assert(
+      fc.property(text, text, text, text, fc.date({ noInvalidDate: true }), json, fc.option(json), (eventId, accountId, model, endpoint, occurredAt, usage, metadata) => {
+        const content = { eventId, accountId, model, endpoint: endpoint as '/v1/chat/completions', occurredAt, usage, metadata };
+        const generic = canonicalJson({ event_id: eventId, account_id: accountId, model, endpoint, occurred_at: occurredAt.toISOString(), usage, metadata });
+        expect(eventContentJson(content)).toBe(generic);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('has not changed: the hash stored for an event long ago still matches its redelivery', () => {
+    expect(hashOf(event())).toBe(GOLDEN_HASH);
   });
 
   it('treats absent and null metadata alike, and differently from {}', () => {

@@ -122,16 +122,23 @@ export function eventContentHash(content: {
   usage: Record<string, unknown>;
   metadata: Record<string, unknown> | null;
 }): string {
-  const canonical = canonicalJson({
-    event_id: content.eventId,
-    account_id: content.accountId,
-    model: content.model,
-    endpoint: content.endpoint,
-    occurred_at: content.occurredAt.toISOString(),
-    usage: content.usage,
-    metadata: content.metadata,
-  });
-  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+  return createHash('sha256').update(eventContentJson(content), 'utf8').digest('hex');
+}
+
+/**
+ * canonicalJson of { event_id, account_id, model, endpoint, occurred_at, usage, metadata },
+ * written out in its sorted key order instead of sorting the keys of a new object per event
+ * (the hot path does this for every event). The text must never change: stored content hashes
+ * are compared with it to tell a redelivery from a conflict. A property test holds it equal to
+ * canonicalJson.
+ */
+export function eventContentJson(content: Parameters<typeof eventContentHash>[0]): string {
+  return (
+    `{"account_id":${JSON.stringify(content.accountId)},"endpoint":${JSON.stringify(content.endpoint)}` +
+    `,"event_id":${JSON.stringify(content.eventId)},"metadata":${canonicalJson(content.metadata)}` +
+    `,"model":${JSON.stringify(content.model)},"occurred_at":"${content.occurredAt.toISOString()}"` +
+    `,"usage":${canonicalJson(content.usage)}}`
+  );
 }
 
 /**

@@ -9,9 +9,30 @@ const MILLION = new Money(1_000_000);
  *      + output × outputPerMillion / 1e6, exact (never rounded).
  */
 export function priceTokens(tokens: BillableTokens, price: ModelPrice): Money {
-  return lineAmount(tokens.input, price.inputPerMillion)
-    .plus(lineAmount(tokens.cachedInput, price.cachedInputPerMillion))
-    .plus(lineAmount(tokens.output, price.outputPerMillion));
+  const perToken = perTokenPrices(price);
+  return toTokenCount(tokens.input)
+    .times(perToken.input)
+    .plus(toTokenCount(tokens.cachedInput).times(perToken.cachedInput))
+    .plus(toTokenCount(tokens.output).times(perToken.output));
+}
+
+/**
+ * A price per million divided by 1e6 once per rate card price, not once per event: dividing a
+ * decimal by a power of ten is exact, so tokens × (perMillion / 1e6) is the same exact value as
+ * tokens × perMillion / 1e6.
+ */
+const perTokenCache = new WeakMap<ModelPrice, { input: Money; cachedInput: Money; output: Money }>();
+function perTokenPrices(price: ModelPrice): { input: Money; cachedInput: Money; output: Money } {
+  let perToken = perTokenCache.get(price);
+  if (!perToken) {
+    perToken = {
+      input: new Money(price.inputPerMillion).dividedBy(MILLION),
+      cachedInput: new Money(price.cachedInputPerMillion).dividedBy(MILLION),
+      output: new Money(price.outputPerMillion).dividedBy(MILLION),
+    };
+    perTokenCache.set(price, perToken);
+  }
+  return perToken;
 }
 
 /**

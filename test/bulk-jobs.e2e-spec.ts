@@ -2,7 +2,10 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/glo
 import { FlowProducer, Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BulkJobs, redisConnection, removesOnComplete } from '../libs/queue/src/index.js';
-import { testConfig, uniqueQueueName } from './support/api.js';
+import { UsageIngestService } from '../apps/worker/src/ingest/usage-ingest.service.js';
+import { startWorker, testConfig, uniqueQueueName } from './support/api.js';
+import { uniqueId, usageEvent } from './support/factories.js';
+import { WORKER_CONCURRENCY } from '../apps/worker/src/processors/usage.processor.js';
 
 /**
  * The bulk taker against BullMQ itself: what it takes and leaves, and that BullMQ sees the jobs
@@ -190,5 +193,23 @@ describe('removesOnComplete', () => {
     ['not json', false],
   ])('%s -> %s', (opts, expected) => {
     expect(removesOnComplete(opts)).toBe(expected);
+  });
+});
+
+describe('the service worker', () => {
+  it('fails bulk-taken jobs as BullMQ would when their flush fails for a reason other than the events', async () => {
+    const worker = await startWorker({ USAGE_QUEUE: name });
+    closers.push(() => worker.close());
+    const ingest = worker.get(UsageIngestService);
+    ingest.flush = () => Promise.reject(new Error('disk on fire'));
+    // Far more jobs than BullMQ's Worker runs at once: most of them are taken in bulk.
+    const n = WORKER_CONCURRENCY + 200;
+    const jobs = await queue.addBulk(Array.from({ length: n }, () => ({ name: 'usage', data: usageEvent(uniqueId()) })));
+    for (let i = 0; i < 400 && (await queue.getFailedCount()) < n; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    const failed = await queue.getFailed(0, n);
+    expect(failed.map((j) => j.id).sort()).toEqual(jobs.map((j) => j.id!).sort());
+    expect(new Set(failed.map((j) => j.failedReason))).toEqual(new Set(['disk on fire']));
+    expect(failed.every((j) => j.attemptsMade === 1)).toBe(true);
+    expect(await queue.getJobCounts('active', 'waiting')).toEqual({ active: 0, waiting: 0 });
   });
 });

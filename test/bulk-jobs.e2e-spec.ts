@@ -78,7 +78,9 @@ describe('BulkJobs.take', () => {
     await flows.add({ name: 'parent', queueName: `${name}-parents`, children: [{ name: 'usage', queueName: name, data: event(3) }] });
     expect(await bulk.take(10, 't', 30_000)).toEqual([]);
     expect(await queue.getJobCounts('waiting')).toEqual({ waiting: 1 });
-    await new Queue(`${name}-parents`, { connection, prefix: config.QUEUE_PREFIX }).obliterate({ force: true });
+    const parents = new Queue(`${name}-parents`, { connection, prefix: config.QUEUE_PREFIX });
+    await parents.obliterate({ force: true });
+    await parents.close();
     await queue.obliterate({ force: true });
 
     await queue.add('usage', event(4));

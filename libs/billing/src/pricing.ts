@@ -9,30 +9,12 @@ const MILLION = new Money(1_000_000);
  *      + output × outputPerMillion / 1e6, exact (never rounded).
  */
 export function priceTokens(tokens: BillableTokens, price: ModelPrice): Money {
-  const perToken = perTokenPrices(price);
+  // One division for the three classes: the sum of exact products divided by 1e6 is exact too.
   return toTokenCount(tokens.input)
-    .times(perToken.input)
-    .plus(toTokenCount(tokens.cachedInput).times(perToken.cachedInput))
-    .plus(toTokenCount(tokens.output).times(perToken.output));
-}
-
-/**
- * A price per million divided by 1e6 once per rate card price, not once per event: dividing a
- * decimal by a power of ten is exact, so tokens × (perMillion / 1e6) is the same exact value as
- * tokens × perMillion / 1e6.
- */
-const perTokenCache = new WeakMap<ModelPrice, { input: Money; cachedInput: Money; output: Money }>();
-function perTokenPrices(price: ModelPrice): { input: Money; cachedInput: Money; output: Money } {
-  let perToken = perTokenCache.get(price);
-  if (!perToken) {
-    perToken = {
-      input: new Money(price.inputPerMillion).dividedBy(MILLION),
-      cachedInput: new Money(price.cachedInputPerMillion).dividedBy(MILLION),
-      output: new Money(price.outputPerMillion).dividedBy(MILLION),
-    };
-    perTokenCache.set(price, perToken);
-  }
-  return perToken;
+    .times(price.inputPerMillion)
+    .plus(toTokenCount(tokens.cachedInput).times(price.cachedInputPerMillion))
+    .plus(toTokenCount(tokens.output).times(price.outputPerMillion))
+    .dividedBy(MILLION);
 }
 
 /**
@@ -40,7 +22,7 @@ function perTokenPrices(price: ModelPrice): { input: Money; cachedInput: Money; 
  * because aggregated token sums can exceed 2^53.
  */
 export function lineAmount(tokens: number | bigint | string, perMillion: Money): Money {
-  return toTokenCount(tokens).times(new Money(perMillion)).dividedBy(MILLION);
+  return toTokenCount(tokens).times(perMillion).dividedBy(MILLION);
 }
 
 function toTokenCount(tokens: number | bigint | string): Money {

@@ -4,8 +4,9 @@ import { APP_CONFIG, type AppConfig } from '@app/config';
 import { MetricsStore, redisConnection } from '@app/queue';
 
 /**
- * The worker's own Redis connection (besides BullMQ's): metrics, and at start a loud warning
- * unless Redis would refuse writes rather than evict keys, since an evicted job is lost usage.
+ * The worker's own Redis connection (besides BullMQ's): the bulk taker's scripts, metrics, and at
+ * start a loud warning unless Redis would refuse writes rather than evict keys, since an evicted
+ * job is lost usage. It closes in onApplicationShutdown, after the usage processor has drained.
  */
 @Injectable()
 export class WorkerRedis implements OnApplicationBootstrap, OnApplicationShutdown {

@@ -1,10 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { Job, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { BulkJobs, type KeepJobs, redisConnection, type TakenJob, USAGE_JOB } from '@app/queue';
 import { type FlushResult, type PreparedJob, UsageIngestService } from '../ingest/usage-ingest.service.js';
+import { WorkerRedis } from '../ingest/worker-redis.js';
 import { GroupCommit } from './group-commit.js';
 
 /**
@@ -26,19 +26,18 @@ const CLOSE_GRACE_MS = 10_000;
 /**
  * Consumes USAGE_QUEUE. A job is acknowledged only after the transaction holding its events has
  * committed; a crash before that leaves it to be redelivered, and redelivery changes nothing.
+ * Shutdown drains before any connection closes (Nest closes the database pool and Redis in the
+ * next phase, onApplicationShutdown).
  */
 @Injectable()
-export class UsageProcessor implements OnApplicationBootstrap, OnApplicationShutdown {
+export class UsageProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('UsageProcessor');
   private worker?: Worker;
   private readonly group: GroupCommit<PreparedJob, FlushResult | Error>;
   private readonly admission = new Admission(MAX_PENDING_EVENTS);
-  /** The bulk taker's own connection, closed only once its last jobs are completed. */
-  private readonly redis: Redis;
   private readonly bulk: BulkJobs;
-  /** Bulk-taken jobs still held, by lock token: their locks are renewed until they are completed. */
-  private readonly held = new Map<string, readonly TakenJob[]>();
-  private readonly settling = new Set<Promise<void>>();
+  /** Bulk-taken jobs by lock token, until completed: their locks are renewed, shutdown waits for them. */
+  private readonly inFlight = new Map<string, { jobs: readonly TakenJob[]; settled: Promise<void> }>();
   private lockRenewal?: NodeJS.Timeout;
   private taking = false;
   private takeAgain = false;
@@ -46,12 +45,11 @@ export class UsageProcessor implements OnApplicationBootstrap, OnApplicationShut
 
   constructor(
     private readonly ingest: UsageIngestService,
+    redis: WorkerRedis,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.group = new GroupCommit((jobs) => this.flush(jobs), MAX_FLUSH_EVENTS);
-    this.redis = new Redis({ ...(redisConnection(config.REDIS_URL) as object) });
-    this.redis.on('error', () => undefined); // BullMQ's connections report outages; this one reconnects.
-    this.bulk = new BulkJobs(this.redis, config.QUEUE_PREFIX, config.USAGE_QUEUE, USAGE_JOB);
+    this.bulk = new BulkJobs(redis.client, config.QUEUE_PREFIX, config.USAGE_QUEUE, USAGE_JOB);
   }
 
   onApplicationBootstrap(): void {
@@ -72,17 +70,16 @@ export class UsageProcessor implements OnApplicationBootstrap, OnApplicationShut
     this.worker.on('stalled', (jobId) => this.logger.warn(`job ${jobId} stalled (its worker died or hung): handed out again`));
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     await this.closeWorker();
     clearInterval(this.lockRenewal);
-    await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
   private async closeWorker(): Promise<void> {
     if (!this.worker) return;
     this.ingest.stop();
-    const closed = Promise.all([this.worker.close(), ...this.settling]);
+    const closed = Promise.all([this.worker.close(), ...[...this.inFlight.values()].map((bulk) => bulk.settled)]);
     const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), CLOSE_GRACE_MS).unref());
     if ((await Promise.race([closed, timer])) === 'timeout') {
       this.logger.warn('jobs still in flight at shutdown: leaving them to be redelivered');
@@ -118,32 +115,32 @@ export class UsageProcessor implements OnApplicationBootstrap, OnApplicationShut
     }
     this.taking = true;
     void (async () => {
-      do {
-        this.takeAgain = false;
-        for (;;) {
-          await this.admission.enter(TAKE_JOBS);
-          const token = randomUUID();
-          let jobs: TakenJob[] = [];
-          try {
-            if (!this.stopping) jobs = await this.bulk.take(TAKE_JOBS, token, this.config.WORKER_LOCK_DURATION_MS);
-          } catch (error) {
-            this.logger.warn(`bulk take failed (${(error as Error).message}); BullMQ's worker goes on taking jobs one by one`);
-          }
-          this.admission.leave(TAKE_JOBS - jobs.length);
-          if (jobs.length === 0) break;
-          this.held.set(token, jobs);
-          const settled = this.settleTaken(jobs, token)
-            .catch((error: Error) => this.logger.error(`${jobs.length} bulk-taken jobs left to be redelivered: ${error.message}`))
-            .finally(() => {
-            this.held.delete(token);
-            this.admission.leave(jobs.length);
-            this.settling.delete(settled);
-          });
-          this.settling.add(settled);
+      while (!this.stopping) {
+        await this.admission.enter(TAKE_JOBS);
+        const token = randomUUID();
+        let jobs: TakenJob[] = [];
+        try {
+          if (!this.stopping) jobs = await this.bulk.take(TAKE_JOBS, token, this.config.WORKER_LOCK_DURATION_MS);
+        } catch (error) {
+          this.logger.warn(`bulk take failed (${(error as Error).message}); BullMQ's worker goes on taking jobs one by one`);
         }
-      } while (this.takeAgain && !this.stopping);
+        this.admission.leave(TAKE_JOBS - jobs.length);
+        if (jobs.length === 0) {
+          if (!this.takeAgain) break;
+          this.takeAgain = false;
+          continue;
+        }
+        const settled = this.settleTaken(jobs, token)
+          .catch((error: Error) => this.logger.error(`${jobs.length} bulk-taken jobs left to be redelivered: ${error.message}`))
+          .finally(() => {
+            this.inFlight.delete(token);
+            this.admission.leave(jobs.length);
+          });
+        this.inFlight.set(token, { jobs, settled });
+      }
     })().finally(() => {
       this.taking = false;
+      this.takeAgain = false;
     });
   }
 
@@ -175,7 +172,7 @@ export class UsageProcessor implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private renewLocks(): void {
-    for (const [token, jobs] of this.held) {
+    for (const [token, { jobs }] of this.inFlight) {
       this.bulk
         .extend(jobs.map((j) => j.id), token, this.config.WORKER_LOCK_DURATION_MS)
         .catch((error: Error) => this.logger.warn(`renewing locks of ${jobs.length} bulk-taken jobs failed: ${error.message}`));

@@ -12,12 +12,11 @@ interface Pending<T, R> {
  */
 export class GroupCommit<T, R> {
   private waiting: Pending<T, R>[] = [];
-  private running = 0;
+  private flushing = false;
 
   constructor(
     private readonly flush: (items: T[]) => Promise<R[]>,
     private readonly maxWeight: number,
-    private readonly maxConcurrentFlushes = 1,
   ) {}
 
   submit(item: T, weight: number): Promise<R> {
@@ -28,28 +27,27 @@ export class GroupCommit<T, R> {
   }
 
   get idle(): boolean {
-    return this.running === 0 && this.waiting.length === 0;
+    return !this.flushing && this.waiting.length === 0;
   }
 
   private next(): void {
-    while (this.running < this.maxConcurrentFlushes && this.waiting.length) {
-      let weight = 0;
-      let count = 0;
-      while (count < this.waiting.length && (count === 0 || weight + this.waiting[count].weight <= this.maxWeight)) {
-        weight += this.waiting[count].weight;
-        count += 1;
-      }
-      const batch = this.waiting.splice(0, count);
-      this.running += 1;
-      this.flush(batch.map((p) => p.item))
-        .then(
-          (results) => batch.forEach((p, i) => p.resolve(results[i])),
-          (error) => batch.forEach((p) => p.reject(error)),
-        )
-        .finally(() => {
-          this.running -= 1;
-          this.next();
-        });
+    if (this.flushing || this.waiting.length === 0) return;
+    let weight = 0;
+    let count = 0;
+    while (count < this.waiting.length && (count === 0 || weight + this.waiting[count].weight <= this.maxWeight)) {
+      weight += this.waiting[count].weight;
+      count += 1;
     }
+    const batch = this.waiting.splice(0, count);
+    this.flushing = true;
+    this.flush(batch.map((p) => p.item))
+      .then(
+        (results) => batch.forEach((p, i) => p.resolve(results[i])),
+        (error) => batch.forEach((p) => p.reject(error)),
+      )
+      .finally(() => {
+        this.flushing = false;
+        this.next();
+      });
   }
 }

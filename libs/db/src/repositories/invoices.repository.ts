@@ -77,6 +77,15 @@ export interface InvoiceWrite {
 const GENERATION_LOCK = 7_000_002;
 const month = (period: string) => `${period}-01`;
 
+/**
+ * A finalized invoice `f` of an earlier month (at most LATE_USAGE_MONTHS before the month starting
+ * at `start`) whose late usage the month's invoice carries: no draft lies between the two, so
+ * the month's invoice is the first open one after it. `months` is the SQL for LATE_USAGE_MONTHS.
+ */
+const OWED_BY_FINALIZED = (start: string, months: string) => `f.status = 'finalized' AND f.period < ${start}
+  AND f.period >= ${start} - make_interval(months => ${months})
+  AND NOT EXISTS (SELECT 1 FROM invoices d WHERE d.account_id = f.account_id AND d.status = 'draft' AND d.period > f.period AND d.period < ${start})`;
+
 const INVOICE_COLUMNS = `i.invoice_id, i.number, i.account_id, a.name AS account_name, to_char(i.period, 'YYYY-MM') AS period, i.status,
   trim(i.currency) AS currency, i.opening_balance::text, i.credits_total::text, i.usage_total::text,
   i.usage_total_rounded::text, i.closing_balance::text, i.created_at, i.updated_at, i.finalized_at, i.voided_at`;
@@ -106,8 +115,7 @@ export class InvoicesRepository {
          UNION SELECT account_id FROM ledger_entries, bounds WHERE kind <> 'usage' AND created_at >= s AND created_at < e
          UNION SELECT account_id FROM invoices WHERE period = $1::date AND status = 'draft'
          UNION SELECT f.account_id FROM invoices f, bounds
-           WHERE f.status = 'finalized' AND f.period < s AND f.period >= s - make_interval(months => $2)
-             AND NOT EXISTS (SELECT 1 FROM invoices d WHERE d.account_id = f.account_id AND d.status = 'draft' AND d.period > f.period AND d.period < s)
+           WHERE ${OWED_BY_FINALIZED('s', '$2')}
              AND (SELECT coalesce(sum(r.input_tokens + r.cached_input_tokens + r.output_tokens), 0) FROM usage_rollups_monthly r
                   WHERE r.account_id = f.account_id AND r.month = f.period)
                > (SELECT coalesce(sum(l.tokens), 0) FROM invoice_lines l JOIN invoices i USING (invoice_id)
@@ -132,8 +140,7 @@ export class InvoicesRepository {
            SELECT a.account_id, $2::date AS period FROM unnest($1::text[]) a(account_id)
            UNION ALL
            SELECT f.account_id, f.period FROM invoices f, sources
-           WHERE f.account_id = ANY(accounts) AND f.status = 'finalized' AND f.period < s AND f.period >= s - make_interval(months => $3)
-             AND NOT EXISTS (SELECT 1 FROM invoices d WHERE d.account_id = f.account_id AND d.status = 'draft' AND d.period > f.period AND d.period < s)
+           WHERE f.account_id = ANY(accounts) AND ${OWED_BY_FINALIZED('s', '$3')}
          )
          SELECT r.account_id, to_char(m.period, 'YYYY-MM') AS usage_period, r.model_id, r.rate_card_version,
            sum(r.input_tokens)::text AS input, sum(r.cached_input_tokens)::text AS cached_input, sum(r.output_tokens)::text AS output

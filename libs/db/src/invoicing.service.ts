@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import {
   BillingException,
   BillingExceptionCode,
@@ -102,7 +103,7 @@ export class InvoicingService {
     return periodOf(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1) - 1)).id;
   }
 
-  private async buildChunk(tx: Parameters<Parameters<InvoicesRepository['locked']>[0]>[0], period: Period, accounts: string[]) {
+  private async buildChunk(tx: EntityManager, period: Period, accounts: string[]) {
     const [inputs, pricing] = await Promise.all([this.invoices.inputs(tx, period.id, accounts), this.pricing.get()]);
     const cards = new Map(pricing.rateCards.map((card) => [card.version, card]));
     const priceOf = (version: number, model: string) => cards.get(version)?.prices[model];
@@ -112,18 +113,20 @@ export class InvoicingService {
     for (const accountId of accounts) {
       const existing = inputs.existing.get(accountId);
       if (existing?.status === 'finalized') continue;
+      const openingBalance = new Money(inputs.opening.get(accountId) ?? '0');
+      const creditsTotal = new Money(inputs.credits.get(accountId) ?? '0');
       const built = buildInvoice({
         period: period.id,
-        openingBalance: new Money(inputs.opening.get(accountId) ?? '0'),
-        creditsTotal: new Money(inputs.credits.get(accountId) ?? '0'),
+        openingBalance,
+        creditsTotal,
         usage: unbilledFor(usageBy.get(accountId) ?? [], billedBy.get(accountId) ?? []),
         priceOf,
       });
       writes.push({
         invoiceId: existing?.invoice_id ?? null,
         accountId,
-        opening: formatMoney(new Money(inputs.opening.get(accountId) ?? '0')),
-        credits: formatMoney(new Money(inputs.credits.get(accountId) ?? '0')),
+        opening: formatMoney(openingBalance),
+        credits: formatMoney(creditsTotal),
         usageTotal: formatMoney(built.usageTotal),
         usageTotalRounded: built.usageTotalRounded.toFixed(2),
         closing: formatMoney(built.closingBalance),
@@ -149,7 +152,7 @@ export class InvoicingService {
     return period;
   }
 
-  private async require(invoiceId: string, tx: Parameters<Parameters<InvoicesRepository['locked']>[0]>[0]): Promise<InvoiceRow> {
+  private async require(invoiceId: string, tx: EntityManager): Promise<InvoiceRow> {
     const invoice = await this.invoices.find(invoiceId, tx);
     if (!invoice) throw new BillingException(BillingExceptionCode.NOT_FOUND, `No invoice ${invoiceId}.`);
     return invoice;

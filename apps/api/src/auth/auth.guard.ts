@@ -3,13 +3,12 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { ApiKeysRepository } from '@app/db';
-import { ProblemException } from '../common/problem.js';
+import { ProblemException, forbidden } from '../common/problem.js';
 import { ACCESS, type Access, type Principal } from './auth.decorators.js';
 import { keyIdOf, matchesHash, sameSecret } from './api-keys.js';
 
 const unauthorized = (detail: string) =>
   new ProblemException(HttpStatus.UNAUTHORIZED, 'unauthorized', detail, undefined, { 'WWW-Authenticate': 'Bearer' });
-const forbidden = () => new ProblemException(HttpStatus.FORBIDDEN, 'forbidden', 'This key may not do that.');
 
 /**
  * Admin key: everything. Account key: reading its own account only. No key or an unknown key

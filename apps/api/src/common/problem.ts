@@ -36,4 +36,6 @@ export const badRequest = (detail: string, errors?: FieldError[]) =>
 export const unprocessable = (detail: string, errors?: FieldError[]) =>
   new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, 'unprocessable', detail, errors);
 export const notFound = (detail: string) => new ProblemException(HttpStatus.NOT_FOUND, 'not-found', detail);
+/** A valid key reaching past its rights. */
+export const forbidden = () => new ProblemException(HttpStatus.FORBIDDEN, 'forbidden', 'This key may not do that.');
 export const conflict = (slug: string, detail: string) => new ProblemException(HttpStatus.CONFLICT, slug, detail);

@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { HttpStatus } from '@nestjs/common';
 import { Money, formatMoney, parsePeriod } from '@app/billing';
 import { AccountsRepository, InvoicesRepository, InvoicingService, type InvoiceLineRow, type InvoiceRow } from '@app/db';
 import type { Principal } from '../auth/auth.decorators.js';
 import { type Page, type PageQuery, decodeCursor, toPage } from '../common/pagination.js';
-import { ProblemException, notFound } from '../common/problem.js';
+import { forbidden, notFound } from '../common/problem.js';
 import type { GenerationResponse, InvoiceResponse } from './invoices.dto.js';
 import { renderInvoicePdf } from './invoice-pdf.js';
 
@@ -61,11 +60,11 @@ export class InvoicesService {
   private async visible(principal: Principal, invoiceId: string): Promise<InvoiceRow> {
     const invoice = await this.invoices.find(invoiceId);
     if (!invoice) {
-      if (principal.role === 'account') throw new ProblemException(HttpStatus.FORBIDDEN, 'forbidden', 'This key may not do that.');
+      if (principal.role === 'account') throw forbidden();
       throw notFound(`No invoice ${invoiceId}.`);
     }
     if (principal.role === 'account' && principal.accountId !== invoice.account_id) {
-      throw new ProblemException(HttpStatus.FORBIDDEN, 'forbidden', 'This key may not do that.');
+      throw forbidden();
     }
     return invoice;
   }

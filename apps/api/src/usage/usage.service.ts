@@ -38,7 +38,7 @@ export class UsageService {
     const context = await this.pricing.get();
     const now = new Date();
     const checked = events.map((raw) => ({ raw, result: checkUsageEvent(raw, { ...context, now }) }));
-    const known = await this.reads.existingAccounts([...new Set(checked.flatMap((c) => (c.result.ok ? [c.result.accountId] : [])))]);
+    const known = await this.accounts.existing([...new Set(checked.flatMap((c) => (c.result.ok ? [c.result.accountId] : [])))]);
 
     const accepted: unknown[] = [];
     const rejected: IngestResponse['rejected'] = [];

@@ -45,4 +45,11 @@ export class AccountsRepository {
     const rows = await this.db.query('SELECT 1 FROM accounts WHERE account_id = $1', [accountId]);
     return rows.length > 0;
   }
+
+  /** Which of these accounts exist, in one query. */
+  async existing(accountIds: string[]): Promise<Set<string>> {
+    if (!accountIds.length) return new Set();
+    const rows: { account_id: string }[] = await this.db.query('SELECT account_id FROM accounts WHERE account_id = ANY($1::text[])', [accountIds]);
+    return new Set(rows.map((r) => r.account_id));
+  }
 }

@@ -91,11 +91,4 @@ export class UsageReadsRepository {
       [accountId, from, to, granularity],
     );
   }
-
-  /** Which of these accounts exist. */
-  async existingAccounts(accountIds: string[]): Promise<Set<string>> {
-    if (!accountIds.length) return new Set();
-    const rows: { account_id: string }[] = await this.db.query('SELECT account_id FROM accounts WHERE account_id = ANY($1::text[])', [accountIds]);
-    return new Set(rows.map((r) => r.account_id));
-  }
 }

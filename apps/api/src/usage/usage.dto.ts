@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsISO8601, IsOptional } from 'class-validator';
+import { IsIn, IsISO8601, IsOptional } from 'class-validator';
 import { REJECTION_REASONS } from '@app/billing';
 import { TimeRangePageQuery } from '../common/pagination.js';
 
@@ -12,12 +12,12 @@ const EXAMPLE_EVENT = {
   usage: { prompt_tokens: 1200, completion_tokens: 350, prompt_tokens_details: { cached_tokens: 1024 } },
 };
 
-/** Each event is validated by the billing rules, not by the DTO: an invalid one is rejected on its own. */
+/**
+ * The request body, for /docs only: the route takes the raw body (see UsageController.ingest) and
+ * UsageService checks its shape; each event is validated by the billing rules and rejected alone.
+ */
 export class IngestUsageDto {
   @ApiProperty({ type: 'array', items: { type: 'object' }, minItems: 1, maxItems: 1000, example: [EXAMPLE_EVENT] })
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(1000)
   events: unknown[];
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { QueryRunnerAlreadyReleasedError } from 'typeorm';
 import { isTransient } from './transient.js';
 
 describe('isTransient', () => {
@@ -11,6 +12,7 @@ describe('isTransient', () => {
     [{ driverError: { code: '53300' }, message: 'too many connections' }],
     [new Error('connect ECONNREFUSED 127.0.0.1:5432')],
     [new Error('Connection terminated unexpectedly')],
+    [new QueryRunnerAlreadyReleasedError()],
   ])('retries %j', (error) => {
     expect(isTransient(error)).toBe(true);
   });

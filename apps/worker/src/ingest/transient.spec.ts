@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { QueryRunnerAlreadyReleasedError } from 'typeorm';
+import { QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { isTransient } from './transient.js';
 
 describe('isTransient', () => {
@@ -13,6 +13,7 @@ describe('isTransient', () => {
     [new Error('connect ECONNREFUSED 127.0.0.1:5432')],
     [new Error('Connection terminated unexpectedly')],
     [new QueryRunnerAlreadyReleasedError()],
+    [new QueryRunnerProviderAlreadyReleasedError()],
   ])('retries %j', (error) => {
     expect(isTransient(error)).toBe(true);
   });

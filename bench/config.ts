@@ -55,12 +55,16 @@ export const KNOBS = {
   logLevel: process.env.BENCH_LOG_LEVEL || 'warn',
   /** When set, the worker runs with --cpu-prof and writes its profiles into this directory. */
   cpuProfDir: process.env.BENCH_CPU_PROF_DIR || '',
-  /** Run only these scenarios (comma separated ids: sql,noop,a,e,b,c,d,invoices,exports); all when empty. */
+  /** Run only these scenarios (comma separated ids: floor,sql,noop,a,e,b,c,d,invoices,exports); all when empty. */
   only: (process.env.BENCH_ONLY || '').split(',').map((s) => s.trim()).filter(Boolean),
 } as const;
 
 /** The targets on a 2-core machine. */
 export const TARGETS = {
+  /** (a), (b) and (c) as ratios to ceiling 0, the floor. */
+  floorBatchRatio: 0.35,
+  floorSingleRatio: 0.3,
+  floorHttpRatio: 0.3,
   batchRatio: 0.7,
   singleRatio: 0.6,
   httpEventsPerSecond: 20_000,

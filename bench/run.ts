@@ -11,7 +11,7 @@ import { buildMonth, type MonthData } from './month-data.js';
 import { MachineWatch } from './machine.js';
 import { dropSnapshot, killAll, snapshotDist } from './processes.js';
 import { fmtMs, fmtRate, type Row, systemInfo, table, writeResults } from './report.js';
-import { batchedSqlCeiling, bullmqNoopCeiling } from './scenarios/ceilings.js';
+import { batchedSqlCeiling, bullmqNoopCeiling, floorCeiling } from './scenarios/ceilings.js';
 import { type Harness, QUIET_SHARE, type ThroughputResult, type WindowNote } from './scenarios/common.js';
 import { exportScenario, type ExportResult } from './scenarios/exports.js';
 import { freshnessScenario, type FreshnessResult } from './scenarios/freshness.js';
@@ -67,6 +67,7 @@ function series<T extends ThroughputResult>(reps: T[]): Series<T> {
 const disturbed = (w?: WindowNote) => !!w && (!w.quiet || w.interference.share >= QUIET_SHARE);
 
 interface Results {
+  floor?: Series<ThroughputResult & { transactions: number }>;
   sqlCeiling?: Series<ThroughputResult & { transactions: number }>;
   noopCeiling?: Series<ThroughputResult>;
   a?: Series<QueueRunResult>;
@@ -100,22 +101,31 @@ function tableRows(r: Results): Row[] {
   const out: Row[] = [];
   const star = (s?: { disturbed: boolean }) => (s?.disturbed ? ' *' : '');
   const sql = r.sqlCeiling?.median.eventsPerSecond;
+  const floor = r.floor?.median.eventsPerSecond;
   const noop = r.noopCeiling?.median.eventsPerSecond;
   const ratio = (x: number, c: number | undefined) => (c ? x / c : Number.NaN);
   const fmtRatio = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(2));
+  const floorRow = (id: string, rate: number, target: number) => {
+    const x = ratio(rate, floor);
+    out.push({ scenario: `${id} as a ratio to the floor`, result: fmtRate(rate), ceiling: fmtRate(floor!), ratio: fmtRatio(x), target: `>= ${target} x ceiling 0`, pass: x >= target });
+  };
+  if (r.floor) out.push({ scenario: 'ceiling 0: the floor, insert + debit, 1000/txn', result: fmtRate(r.floor.median.eventsPerSecond) + star(r.floor), ceiling: '', ratio: '', target: '', pass: null });
   if (r.sqlCeiling) out.push({ scenario: 'ceiling 1: batched SQL, 1000 events/txn, no app', result: fmtRate(r.sqlCeiling.median.eventsPerSecond) + star(r.sqlCeiling), ceiling: '', ratio: '', target: '', pass: null });
   if (r.noopCeiling) out.push({ scenario: 'ceiling 2: BullMQ no-op, 1 job per event', result: fmtRate(r.noopCeiling.median.eventsPerSecond) + star(r.noopCeiling), ceiling: '', ratio: '', target: '', pass: null });
   if (r.a) {
     const x = ratio(r.a.median.eventsPerSecond, sql);
     out.push({ scenario: '(a) usage-batch jobs of 1000 -> exact balances', result: fmtRate(r.a.median.eventsPerSecond) + star(r.a), ceiling: sql ? fmtRate(sql) : 'n/a', ratio: fmtRatio(x), target: `>= ${TARGETS.batchRatio} x ceiling 1`, pass: x >= TARGETS.batchRatio });
+    if (floor) floorRow('(a)', r.a.median.eventsPerSecond, TARGETS.floorBatchRatio);
   }
   if (r.b) {
     const x = ratio(r.b.median.eventsPerSecond, noop);
     out.push({ scenario: '(b) one usage job per event -> exact balances', result: fmtRate(r.b.median.eventsPerSecond) + star(r.b), ceiling: noop ? fmtRate(noop) : 'n/a', ratio: fmtRatio(x), target: `>= ${TARGETS.singleRatio} x ceiling 2`, pass: x >= TARGETS.singleRatio });
+    if (floor) floorRow('(b)', r.b.median.eventsPerSecond, TARGETS.floorSingleRatio);
   }
   if (r.c) {
     const c = r.c.median;
     out.push({ scenario: `(c) HTTP ingest, 1000/request, ${c.inFlight} in flight -> settled`, result: fmtRate(c.eventsPerSecond) + star(r.c), ceiling: sql ? fmtRate(sql) : 'n/a', ratio: fmtRatio(ratio(c.eventsPerSecond, sql)), target: `>= ${TARGETS.httpEventsPerSecond.toLocaleString('en-US')} events/s`, pass: c.eventsPerSecond >= TARGETS.httpEventsPerSecond });
+    if (floor) floorRow('(c)', c.eventsPerSecond, TARGETS.floorHttpRatio);
   }
   if (r.d) {
     out.push({ scenario: '(d) freshness: one event, idle service -> balance', result: `p50 ${fmtMs(r.d.p50)}, p99 ${fmtMs(r.d.p99)} (n=${r.d.count})${disturbed(r.d.window) ? ' *' : ''}`, ceiling: '', ratio: '', target: `p99 <= ${TARGETS.freshnessP99Ms} ms`, pass: r.d.p99 <= TARGETS.freshnessP99Ms });
@@ -166,7 +176,7 @@ function markdown(opts: { table: string; system: Record<string, unknown>; result
   const flush = (x?: ThroughputResult) =>
     x?.flushes ? ` Worker flushes (median run): ${x.flushes.flushes}, mean ${x.flushes.meanJobs} jobs / ${x.flushes.meanEvents} events each, p50 ${x.flushes.msP50} ms, p99 ${x.flushes.msP99} ms, max ${x.flushes.msMax} ms, ${fmtMs(x.flushes.msTotal)} in total; the first flush (${x.flushes.first.jobs} jobs) took ${x.flushes.first.ms} ms.` : '';
   const anyDisturbed =
-    [r.sqlCeiling, r.noopCeiling, r.a, r.b, r.c, r.invoices?.small, r.invoices?.large, r.exports].some((x) => x?.disturbed) || disturbed(r.d?.window) || disturbed(r.e?.window);
+    [r.floor, r.sqlCeiling, r.noopCeiling, r.a, r.b, r.c, r.invoices?.small, r.invoices?.large, r.exports].some((x) => x?.disturbed) || disturbed(r.d?.window) || disturbed(r.e?.window);
   const month = (d: MonthData) =>
     `${d.events.toLocaleString('en-US')} events in ${d.period} over ${d.accounts} accounts, ${d.rollups.toLocaleString('en-US')} hourly rollups, ${d.ledgerEntries.toLocaleString('en-US')} ledger entries, usage_events ${d.eventsTableMB} MB with indexes, written by SQL in ${fmtS(d.buildMs)}`;
   const invoiceRuns = (x: InvoiceSizeResult) =>
@@ -186,6 +196,7 @@ function markdown(opts: { table: string; system: Record<string, unknown>; result
     r.sqlCeiling || r.a || r.b || r.c || r.e
       ? `- Settled = every account's balance equals the value the bench computed itself with decimal.js, exactly, and usage_events holds every event sent (polled every ${KNOBS.settlePollMs} ms; afterwards each balance is read back and compared as Money, and no rejection may exist).`
       : '',
+    r.floor ? `- Ceiling 0 (the floor): the same ${r.floor.median.events.toLocaleString('en-US')} events in ${r.floor.median.transactions} transactions of ${SIZES.batchSize}, written by the bench into two tables of its own: an idempotent insert of (event id, account, time, three token counts, cost), event_id its only index, plus one debit per account, one statement per transaction, one connection; balances checked exact. ${reps(r.floor)}.` : '',
     r.sqlCeiling ? `- Ceiling 1: ${r.sqlCeiling.median.events.toLocaleString('en-US')} events in ${r.sqlCeiling.median.transactions} transactions of ${SIZES.batchSize}: the worker's RECORD_PRICED statement (insert ON CONFLICT DO NOTHING, one UPDATE per account, one ledger entry per account, rollup upsert) on one connection from the bench, prices computed beforehand. ${reps(r.sqlCeiling)}.` : '',
     r.noopCeiling ? `- Ceiling 2: ${r.noopCeiling.median.events.toLocaleString('en-US')} single-event jobs added to a paused queue (addBulk, ${SIZES.addBulkJobs} per call), then a BullMQ Worker in a child process with a no-op processor, concurrency ${KNOBS.noopConcurrency} and the service worker's stalled and retention options; clock from queue resume to the last completion. ${reps(r.noopCeiling)}.` : '',
     r.a ? `- (a): the same ${r.a.median.events.toLocaleString('en-US')} events as ceiling 1, as ${r.a.median.events / SIZES.batchSize} usage-batch jobs added to a paused queue first (addBulk, ${SIZES.addBulkBatchJobs} jobs per call, ${fmtMs(r.a.median.enqueueMs ?? 0)}, not timed); worker started; clock from queue resume until settled. ${reps(r.a)}.${flush(r.a.median)}` : '',
@@ -220,7 +231,7 @@ try {
   const accounts = SIZES.accounts;
   // Only the sets the chosen scenarios use (BENCH_ONLY), so a run of (f)/(g) alone does not build them.
   const none: EventSet = { events: [], costs: [], expected: new Map() };
-  const batchSet = want('sql') || want('a') || want('e') ? makeEvents({ run: ctx.run, tag: 'a', n: SIZES.batchEvents, accounts, seed: 1 }) : none;
+  const batchSet = want('floor') || want('sql') || want('a') || want('e') ? makeEvents({ run: ctx.run, tag: 'a', n: SIZES.batchEvents, accounts, seed: 1 }) : none;
   const singleSet = want('noop') || want('b') ? makeEvents({ run: ctx.run, tag: 'b', n: SIZES.singleEvents, accounts, seed: 2 }) : none;
   const httpSet = want('c') ? makeEvents({ run: ctx.run, tag: 'c', n: SIZES.httpEvents, accounts, seed: 3 }) : none;
   const generated = batchSet.events.length + singleSet.events.length + httpSet.events.length;
@@ -230,9 +241,14 @@ try {
   const say = (what: string, x: ThroughputResult, extra = '') =>
     log(`${what}: ${fmtRate(x.eventsPerSecond)} (${fmtMs(x.ms)}${extra}${disturbed(x.window) ? `; other processes took ${Math.round((x.window?.interference.share ?? 0) * 100)}% of the machine` : ''})`);
 
+  const floorRuns: (ThroughputResult & { transactions: number })[] = [];
   const sqlRuns: (ThroughputResult & { transactions: number })[] = [];
   const aRuns: QueueRunResult[] = [];
-  for (let rep = 1; rep <= KNOBS.reps && (want('sql') || want('a')); rep++) {
+  for (let rep = 1; rep <= KNOBS.reps && (want('floor') || want('sql') || want('a')); rep++) {
+    if (want('floor')) {
+      floorRuns.push(await floorCeiling(h, batchSet));
+      say(`ceiling 0 (the floor) run ${rep}`, floorRuns.at(-1)!);
+    }
     if (want('sql')) {
       sqlRuns.push(await batchedSqlCeiling(h, batchSet));
       say(`ceiling 1 (batched SQL) run ${rep}`, sqlRuns.at(-1)!);
@@ -242,6 +258,7 @@ try {
       say(`(a) usage-batch run ${rep}`, aRuns.at(-1)!, `; enqueue ${fmtMs(aRuns.at(-1)!.enqueueMs ?? 0)}`);
     }
   }
+  if (floorRuns.length) results.floor = series(floorRuns);
   if (sqlRuns.length) results.sqlCeiling = series(sqlRuns);
   if (aRuns.length) results.a = series(aRuns);
 

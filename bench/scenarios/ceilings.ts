@@ -66,6 +66,75 @@ export async function batchedSqlCeiling(h: Harness, set: EventSet): Promise<Thro
 }
 
 /**
+ * Ceiling 0, the floor: the least a billing write can do for the same events. Two tables of the
+ * bench's own (not the service's): an idempotent insert of (event id, account, time, three token
+ * counts, cost) with event_id as its only index, and one debit per account, in one statement, one
+ * transaction per 1000 events, on one connection. No ledger, no rollups, no raw usage, no hash.
+ */
+export const FLOOR_SCHEMA = `
+CREATE TABLE IF NOT EXISTS bench_floor_events (
+  event_id text PRIMARY KEY, account_id text NOT NULL, occurred_at timestamptz NOT NULL,
+  input_tokens int NOT NULL, cached_input_tokens int NOT NULL, output_tokens int NOT NULL, cost numeric(38,18) NOT NULL);
+CREATE TABLE IF NOT EXISTS bench_floor_balances (account_id text PRIMARY KEY, balance numeric(38,18) NOT NULL DEFAULT 0)`;
+
+export const FLOOR_WRITE = `
+WITH input AS (
+  SELECT * FROM json_to_recordset($1::json)
+    AS t(event_id text, account_id text, occurred_at timestamptz, input_tokens int, cached_input_tokens int, output_tokens int, cost numeric)
+), inserted AS (
+  INSERT INTO bench_floor_events SELECT * FROM input ORDER BY event_id ON CONFLICT (event_id) DO NOTHING RETURNING account_id, cost
+)
+UPDATE bench_floor_balances b SET balance = b.balance - d.total
+FROM (SELECT account_id, sum(cost) AS total FROM inserted GROUP BY account_id) d WHERE b.account_id = d.account_id`;
+
+export async function floorCeiling(h: Harness, set: EventSet): Promise<ThroughputResult & { transactions: number }> {
+  const client = new pg.Client({ connectionString: h.ctx.databaseUrl, application_name: 'billing-bench-floor' });
+  await client.connect();
+  try {
+    await client.query(FLOOR_SCHEMA);
+    await client.query('TRUNCATE bench_floor_events, bench_floor_balances');
+    await client.query('INSERT INTO bench_floor_balances (account_id) SELECT DISTINCT account_id FROM json_to_recordset($1::json) AS t(account_id text)', [
+      JSON.stringify(set.events.map((e) => ({ account_id: e.account_id }))),
+    ]);
+    await client.query('VACUUM ANALYZE bench_floor_events, bench_floor_balances');
+    await client.query('CHECKPOINT');
+    const batches = chunk(
+      set.events.map((_, i) => i),
+      SIZES.batchSize,
+    ).map((batch) =>
+      batch.map((i) => {
+        const e = set.events[i];
+        return {
+          event_id: e.event_id,
+          account_id: e.account_id,
+          occurred_at: e.occurred_at,
+          input_tokens: e.usage.prompt_tokens - e.usage.prompt_tokens_details.cached_tokens,
+          cached_input_tokens: e.usage.prompt_tokens_details.cached_tokens,
+          output_tokens: e.usage.completion_tokens,
+          cost: set.costs[i].toFixed(),
+        };
+      }),
+    );
+    const clock = await startClock(h);
+    for (const batch of batches) {
+      await client.query('BEGIN');
+      await client.query(FLOOR_WRITE, [JSON.stringify(batch)]);
+      await client.query('COMMIT');
+    }
+    const { ms, window } = clock.stop();
+    // Exact, like every other row: the floor's balances equal the bench's own model.
+    const { rows } = await client.query('SELECT account_id, balance::text AS balance FROM bench_floor_balances');
+    const wrong = (rows as { account_id: string; balance: string }[]).filter((r) => !set.expected.get(r.account_id)?.eq(r.balance));
+    const [{ n }] = (await client.query('SELECT count(*)::int AS n FROM bench_floor_events')).rows;
+    if (wrong.length || n !== set.events.length) throw new Error(`floor did not bill exactly: ${wrong.length} balances off, ${n} events`);
+    return { events: set.events.length, ms, eventsPerSecond: perSecond(set.events.length, ms), transactions: batches.length, window };
+  } finally {
+    await client.query('DROP TABLE IF EXISTS bench_floor_events, bench_floor_balances').catch(() => undefined);
+    await client.end();
+  }
+}
+
+/**
  * Ceiling 2: BullMQ alone. A child process runs a Worker with a no-op processor, at concurrency
  * KNOBS.noopConcurrency (512) and the service worker's stalled and retention options; the single-event jobs are all added first (addBulk, 1000 per
  * call) to a paused queue, then the queue is resumed and the clock runs until the last job completed.

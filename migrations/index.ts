@@ -4,5 +4,7 @@ import { SeedLaunchCatalog1795000000001 } from './1795000000001-SeedLaunchCatalo
 import { Invoices1795000000002 } from './1795000000002-Invoices.js';
 import { ExportOrderIndex1795000000003 } from './1795000000003-ExportOrderIndex.js';
 import { MonthlyRollups1795000000004 } from './1795000000004-MonthlyRollups.js';
+import { CreditGrants1795000010000 } from './1795000010000-CreditGrants.js';
+import { StructuralLedgerIndex1795000010001 } from './1795000010001-StructuralLedgerIndex.js';
 
-export const migrations = [InitialSchema1795000000000, SeedLaunchCatalog1795000000001, Invoices1795000000002, ExportOrderIndex1795000000003, MonthlyRollups1795000000004];
+export const migrations = [InitialSchema1795000000000, SeedLaunchCatalog1795000000001, Invoices1795000000002, ExportOrderIndex1795000000003, MonthlyRollups1795000000004, CreditGrants1795000010000, StructuralLedgerIndex1795000010001];

@@ -100,6 +100,7 @@ describe('GET /v1/accounts/{id} and /balance', () => {
       status: 'active',
       last_usage_at: null,
       as_of: expect.any(String),
+      next_expiry: null,
     });
     await credit(api, account_id, '-10.5', 'adjustment');
     const depleted = await api.http().get(`/v1/accounts/${account_id}/balance`).set(ADMIN).expect(200);
@@ -146,6 +147,7 @@ describe('POST /v1/accounts/{id}/credits', () => {
       created_at: expect.any(String),
       reference: 'stripe:pi_1',
       event_count: null,
+      grant_id: `gr_${first.body.entry_id}`,
     });
     const replay = await send().expect(200);
     expect(replay.body).toEqual(first.body);

@@ -51,6 +51,8 @@ const EXPECTED: Record<string, Access> = {
   'DELETE /v1/accounts/{id}/api-keys/{key_id}': 'admin',
   'POST /v1/invoices/{invoice_id}/finalize': 'admin',
   'POST /v1/invoices/{invoice_id}/void': 'admin',
+  'GET /v1/accounts/{id}/grants': 'own',
+  'POST /v1/accounts/{id}/grants/{grant_id}/void': 'admin',
 };
 
 /** Public pages that are not in the document itself (the OpenAPI UI and its JSON). */
@@ -80,6 +82,7 @@ const fx = {
   spareKeyId: '',
   eventId: '',
   invoiceId: '',
+  grantId: '',
 };
 
 /** Well-formed like a real account key (bk_<16 hex>_<43 base64url>) but never issued. */
@@ -103,6 +106,7 @@ function concrete(route: string): Concrete {
     .replace('{key_id}', encodeURIComponent(fx.spareKeyId))
     .replace('{event_id}', encodeURIComponent(fx.eventId))
     .replace('{invoice_id}', encodeURIComponent(fx.invoiceId))
+    .replace('{grant_id}', encodeURIComponent(fx.grantId))
     .replace('{version}', '1');
   const m = method.toLowerCase() as Concrete['method'];
   const query: Record<string, string> = {
@@ -201,6 +205,7 @@ beforeAll(async () => {
   fx.bSecret = (await key(fx.b)).secret;
   fx.spareKeyId = (await key(fx.a)).key_id;
   await credit(api, fx.a, '10.00');
+  fx.grantId = (await credit(api, fx.a, '0.01', 'promotional')).grant_id;
 
   // An invoice for A: usage in an earlier month, through the queue, then generation.
   const event = usageEvent(fx.a, { occurred_at: `${PERIOD}-15T12:00:00Z` });

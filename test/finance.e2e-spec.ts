@@ -182,6 +182,9 @@ describe('reconciliation', () => {
       'invoices_tie_out',
       'invoices_chain',
       'no_event_priced_and_rejected',
+      'grants_fold_to_balances',
+      'grant_endings_match_remaining',
+      'grants_never_negative',
     ]);
     const usage = report.checks.find((c: { name: string }) => c.name === 'usage_debits_match_events');
     expect(usage).toMatchObject({ ok: true, expected: '0.01277973', actual: '0.01277973' });

@@ -10,6 +10,8 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { RateLimitGuard } from './auth/rate-limit.guard.js';
 import { ProblemFilter } from './common/problem.filter.js';
 import { FinanceController } from './finance/finance.controller.js';
+import { GrantsController } from './grants/grants.controller.js';
+import { GrantsApiService } from './grants/grants.service.js';
 import { HealthController } from './health/health.controller.js';
 import { MetricsController } from './metrics/metrics.controller.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -36,7 +38,7 @@ export class ApiModule {
         DbModule.forRoot(config, { poolSize: 10, applicationName: 'billing-api' }),
         QueueModule.forRoot(config),
       ],
-      controllers: [HealthController, MetricsController, PricingController, AccountsController, UsageController, InvoicesController, FinanceController],
+      controllers: [HealthController, MetricsController, PricingController, AccountsController, UsageController, InvoicesController, FinanceController, GrantsController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: APP_GUARD, useClass: AuthGuard },
@@ -47,6 +49,7 @@ export class ApiModule {
         UsageService,
         InvoicesService,
         MetricsService,
+        GrantsApiService,
       ],
     };
   }

@@ -4,6 +4,7 @@ import { APP_CONFIG, type AppConfig } from '@app/config';
 import { DbModule } from '@app/db';
 import { UsageIngestService } from './ingest/usage-ingest.service.js';
 import { WorkerRedis } from './ingest/worker-redis.js';
+import { GrantExpiryProcessor } from './processors/grant-expiry.processor.js';
 import { InvoiceScheduler } from './processors/invoice.scheduler.js';
 import { UsageProcessor } from './processors/usage.processor.js';
 
@@ -16,7 +17,7 @@ export class WorkerModule {
         LoggerModule.forRoot({ pinoHttp: { level: config.LOG_LEVEL } }),
         DbModule.forRoot(config, { poolSize: 4, applicationName: 'billing-worker' }),
       ],
-      providers: [{ provide: APP_CONFIG, useValue: config }, WorkerRedis, UsageIngestService, UsageProcessor, InvoiceScheduler],
+      providers: [{ provide: APP_CONFIG, useValue: config }, WorkerRedis, UsageIngestService, UsageProcessor, InvoiceScheduler, GrantExpiryProcessor],
     };
   }
 }

@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       RATE_LIMIT_ACCOUNT_PER_MINUTE: 1200,
       WORKER_LOCK_DURATION_MS: 30000,
       WORKER_STALLED_INTERVAL_MS: 30000,
+      GRANT_EXPIRY_INTERVAL_MS: 5000,
     });
   });
 

@@ -27,6 +27,8 @@ const schema = z.object({
   WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
   /** How often workers look for jobs whose lock expired (stalled), to hand them out again. */
   WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** How often each worker looks for grants whose expires_at has come (they expire within this, plus the run). */
+  GRANT_EXPIRY_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -13,8 +13,10 @@ import { CatalogRepository } from './repositories/catalog.repository.js';
 import { LedgerRepository } from './repositories/ledger.repository.js';
 import { UsageRepository } from './repositories/usage.repository.js';
 import { UsageReadsRepository } from './repositories/usage-reads.repository.js';
+import { GrantsRepository } from './repositories/grants.repository.js';
+import { GrantsService } from './grants.service.js';
 
-const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache, InvoicesRepository, InvoicingService, ExportsService, ReconciliationService];
+const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache, InvoicesRepository, InvoicingService, ExportsService, ReconciliationService, GrantsRepository, GrantsService];
 
 /** The DataSource and every repository, shared by the API and the worker. */
 @Module({})

@@ -13,3 +13,5 @@ export * from './repositories/invoices.repository.js';
 export * from './invoicing.service.js';
 export * from './exports.service.js';
 export * from './reconciliation.service.js';
+export * from './repositories/grants.repository.js';
+export * from './grants.service.js';

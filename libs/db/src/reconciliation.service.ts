@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { grantChecks } from './grant-reconciliation.js';
+import { GrantsRepository } from './repositories/grants.repository.js';
 
 export interface ReconciliationCheck {
   name: string;
@@ -152,7 +154,10 @@ const CHECKS: CheckSpec[] = [
  */
 @Injectable()
 export class ReconciliationService {
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly grants: GrantsRepository,
+  ) {}
 
   async run(range: { from?: Date; to?: Date } = {}): Promise<ReconciliationReport> {
     const params = [range.from ?? null, range.to ?? null];
@@ -176,6 +181,10 @@ export class ReconciliationService {
           actual: trimScale(totals.actual),
         });
       }
+      const computed = await grantChecks(tx, this.grants);
+      checks.push(...computed.checks);
+      if (computed.discrepancies.length > MAX_DISCREPANCIES - discrepancies.length) truncated = true;
+      discrepancies.push(...computed.discrepancies.slice(0, Math.max(MAX_DISCREPANCIES - discrepancies.length, 0)));
       return {
         ok: checks.every((c) => c.ok),
         from: range.from?.toISOString() ?? null,

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { CREDIT_KINDS, type CreditKind } from '@app/billing';
+import { Allow, IsIn, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 
 export const ACCOUNT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 
@@ -17,8 +18,6 @@ export class CreateAccountDto {
   name: string;
 }
 
-export const CREDIT_KINDS = ['purchase', 'promotional', 'refund', 'adjustment'] as const;
-export type CreditKind = (typeof CREDIT_KINDS)[number];
 
 export class CreateCreditDto {
   @ApiProperty({ example: '25.00', description: 'Decimal string in USD, at most 18 decimals; only an adjustment may be negative' })
@@ -34,6 +33,15 @@ export class CreateCreditDto {
   @IsString()
   @MaxLength(500)
   reference?: string;
+
+  // Checked by the service (422 with a field error), so only whitelisted here.
+  @ApiPropertyOptional({ example: '2027-12-01T00:00:00Z', description: 'A positive credit is a grant: what is left of it expires then (in the future, at most 10 years ahead). Never, when absent.' })
+  @Allow()
+  expires_at?: unknown;
+
+  @ApiPropertyOptional({ example: 50, minimum: 0, maximum: 100, default: 50, description: 'Burn order: grants with a lower priority are drawn first' })
+  @Allow()
+  priority?: unknown;
 }
 
 export class AccountResponse {
@@ -45,6 +53,11 @@ export class AccountResponse {
   @ApiProperty() created_at: string;
 }
 
+export class NextExpiry {
+  @ApiProperty({ example: '2027-01-01T00:00:00.000Z' }) at: string;
+  @ApiProperty({ example: '4.5' }) amount: string;
+}
+
 export class BalanceResponse {
   @ApiProperty({ example: 'acme-corp' }) account_id: string;
   @ApiProperty({ example: '24.99999993' }) balance: string;
@@ -52,6 +65,8 @@ export class BalanceResponse {
   @ApiProperty({ enum: ['active', 'depleted'], description: 'depleted while the balance is zero or below' }) status: 'active' | 'depleted';
   @ApiProperty({ nullable: true, type: String }) last_usage_at: string | null;
   @ApiProperty() as_of: string;
+  @ApiProperty({ type: NextExpiry, nullable: true, description: 'the earliest expiry among active grants and what expires then' })
+  next_expiry: NextExpiry | null;
 }
 
 export class ApiKeyResponse {
@@ -76,13 +91,15 @@ export class ApiKeyPage {
 export class LedgerEntryResponse {
   @ApiProperty({ example: '1042' }) entry_id: string;
   @ApiProperty({ example: 'acme-corp' }) account_id: string;
-  @ApiProperty({ enum: ['credit', 'usage', 'adjustment'] }) kind: 'credit' | 'usage' | 'adjustment';
+  @ApiProperty({ enum: ['credit', 'usage', 'adjustment', 'expiry', 'void'] }) kind: 'credit' | 'usage' | 'adjustment' | 'expiry' | 'void';
   @ApiPropertyOptional({ enum: CREDIT_KINDS, nullable: true, type: String }) credit_kind: string | null;
   @ApiProperty({ example: '-0.00000007', description: 'Signed: credits positive, usage negative' }) amount: string;
   @ApiProperty({ example: '24.99999993' }) balance_after: string;
   @ApiProperty() created_at: string;
   @ApiProperty({ nullable: true, type: String }) reference: string | null;
   @ApiPropertyOptional({ nullable: true, type: Number, description: 'usage entries: events debited' }) event_count: number | null;
+  @ApiPropertyOptional({ nullable: true, type: String, example: 'gr_1042', description: 'the grant a positive credit created, or the grant an expiry or void removed from' })
+  grant_id: string | null;
 }
 
 export class LedgerPage {

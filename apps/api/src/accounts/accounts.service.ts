@@ -1,7 +1,7 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
-import { LEDGER_SCALE, Money, canonicalJson, formatMoney, parseDecimal } from '@app/billing';
-import { AccountsRepository, ApiKeysRepository, LedgerRepository, type AccountRow, type LedgerRow } from '@app/db';
+import { DEFAULT_GRANT_PRIORITY, LEDGER_SCALE, Money, canonicalJson, formatMoney, grantIdOf, parseDecimal, parseGrantTerms } from '@app/billing';
+import { AccountsRepository, ApiKeysRepository, GrantsService, LedgerRepository, type AccountRow, type LedgerRow } from '@app/db';
 import { type Page, type TimeRangePageQuery, decodeCursor, parseRange, toPage } from '../common/pagination.js';
 import { ProblemException, badRequest, conflict, notFound, unprocessable } from '../common/problem.js';
 import { newApiKey } from '../auth/api-keys.js';
@@ -18,6 +18,7 @@ export class AccountsService {
     private readonly accounts: AccountsRepository,
     private readonly keys: ApiKeysRepository,
     private readonly ledger: LedgerRepository,
+    private readonly grants: GrantsService,
   ) {}
 
   async create(dto: CreateAccountDto): Promise<AccountResponse> {
@@ -32,7 +33,8 @@ export class AccountsService {
   }
 
   async balance(accountId: string): Promise<BalanceResponse> {
-    const row = await this.require(accountId);
+    const [row, grants] = await Promise.all([this.require(accountId), this.grants.ofAccount(accountId)]);
+    const next = grants?.nextExpiry ?? null;
     return {
       account_id: row.account_id,
       balance: formatMoney(new Money(row.balance)),
@@ -40,6 +42,7 @@ export class AccountsService {
       status: statusOf(row.balance),
       last_usage_at: row.last_usage_at?.toISOString() ?? null,
       as_of: row.as_of.toISOString(),
+      next_expiry: next ? { at: next.at.toISOString(), amount: formatMoney(next.amount) } : null,
     };
   }
 
@@ -83,11 +86,26 @@ export class AccountsService {
       allowZero: false,
     });
     if (!parsed.ok) throw unprocessable(parsed.message, [{ field: 'amount', message: parsed.message }]);
+    const terms = parseGrantTerms(dto, { now: new Date(), grant: parsed.value.gt(0) });
+    if (!terms.ok) throw unprocessable(`The credit is not valid: ${terms.errors.map((e) => `${e.field} ${e.message}`).join('; ')}.`, terms.errors);
     await this.require(accountId);
 
     const amount = formatMoney(parsed.value);
     const reference = dto.reference ?? null;
-    const requestHash = createHash('sha256').update(canonicalJson({ amount, kind: dto.kind, reference })).digest('hex');
+    const { priority, expiresAt } = terms.terms;
+    // A grant's terms are part of the request only when they differ from the defaults, so a
+    // request without them hashes as it always did (replays of older requests still match).
+    const requestHash = createHash('sha256')
+      .update(
+        canonicalJson({
+          amount,
+          kind: dto.kind,
+          reference,
+          ...(expiresAt ? { expires_at: expiresAt.toISOString() } : {}),
+          ...(priority !== DEFAULT_GRANT_PRIORITY ? { priority } : {}),
+        }),
+      )
+      .digest('hex');
     const { created, entry } = await this.ledger.credit({
       accountId,
       kind: adjustment ? 'adjustment' : 'credit',
@@ -96,6 +114,8 @@ export class AccountsService {
       reference,
       idempotencyKey,
       requestHash,
+      priority,
+      expiresAt,
     });
     if (!created && entry.request_hash !== requestHash) {
       throw new ProblemException(
@@ -144,5 +164,13 @@ export function toLedgerEntry(row: LedgerRow): LedgerEntryResponse {
     created_at: row.created_at.toISOString(),
     reference: row.reference,
     event_count: row.event_count,
+    grant_id: grantOf(row),
   };
+}
+
+/** A positive credit is its own grant; an expiry or a void names the grant it removed from. */
+function grantOf(row: LedgerRow): string | null {
+  if (row.kind === 'expiry' || row.kind === 'void') return row.reference;
+  if ((row.kind === 'credit' || row.kind === 'adjustment') && new Money(row.amount).gt(0)) return grantIdOf(row.entry_id);
+  return null;
 }

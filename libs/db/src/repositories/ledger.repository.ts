@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { GRANT_ID_PREFIX } from '@app/billing';
 
 export interface LedgerRow {
   entry_id: string;
   account_id: string;
-  kind: 'credit' | 'usage' | 'adjustment';
+  kind: 'credit' | 'usage' | 'adjustment' | 'expiry' | 'void';
   credit_kind: string | null;
   amount: string;
   balance_after: string;
@@ -12,6 +13,8 @@ export interface LedgerRow {
   event_count: number | null;
   created_at: Date;
   request_hash: string | null;
+  /** The grant a positive credit created (credit() only). */
+  grant_id?: string | null;
 }
 
 export interface CreditInput {
@@ -22,6 +25,9 @@ export interface CreditInput {
   reference: string | null;
   idempotencyKey: string;
   requestHash: string;
+  /** A positive amount is a grant: drawn from in this priority (0-100), until it expires (null: never). */
+  priority: number;
+  expiresAt: Date | null;
 }
 
 export interface LedgerQuery {
@@ -56,12 +62,18 @@ export class LedgerRepository {
         `WITH balance AS (
            UPDATE account_balances SET balance = balance + $2::numeric, updated_at = now()
            WHERE account_id = $1 RETURNING balance
+         ), entry AS (
+           INSERT INTO ledger_entries (account_id, kind, credit_kind, amount, balance_after, reference, idempotency_key, request_hash)
+           SELECT $1, $3, $4, $2::numeric, balance.balance, $5, $6, $7 FROM balance
+           ON CONFLICT (account_id, idempotency_key) DO NOTHING
+           RETURNING ${COLUMNS}
+         ), grant_row AS (
+           INSERT INTO grants (grant_id, account_id, entry_id, credit_kind, amount, priority, expires_at, created_at)
+           SELECT $10 || entry_id, account_id, entry_id, credit_kind, amount, $8, $9, created_at FROM entry WHERE amount > 0
+           RETURNING grant_id
          )
-         INSERT INTO ledger_entries (account_id, kind, credit_kind, amount, balance_after, reference, idempotency_key, request_hash)
-         SELECT $1, $3, $4, $2::numeric, balance.balance, $5, $6, $7 FROM balance
-         ON CONFLICT (account_id, idempotency_key) DO NOTHING
-         RETURNING ${COLUMNS}`,
-        [input.accountId, input.amount, input.kind, input.creditKind, input.reference, input.idempotencyKey, input.requestHash],
+         SELECT entry.*, (SELECT grant_id FROM grant_row) AS grant_id FROM entry`,
+        [input.accountId, input.amount, input.kind, input.creditKind, input.reference, input.idempotencyKey, input.requestHash, input.priority, input.expiresAt, GRANT_ID_PREFIX],
       );
       if (inserted[0]) return { created: true, entry: inserted[0] };
       // The key was used before: throwing rolls the balance move back.
@@ -69,7 +81,8 @@ export class LedgerRepository {
     }).catch(async (error) => {
       if (!(error instanceof IdempotentReplay)) throw error;
       const rows: LedgerRow[] = await this.db.query(
-        `SELECT ${COLUMNS} FROM ledger_entries WHERE account_id = $1 AND idempotency_key = $2`,
+        `SELECT ${COLUMNS}, (SELECT grant_id FROM grants g WHERE g.entry_id = l.entry_id) AS grant_id
+         FROM ledger_entries l WHERE account_id = $1 AND idempotency_key = $2`,
         [input.accountId, input.idempotencyKey],
       );
       return { created: false, entry: rows[0] };

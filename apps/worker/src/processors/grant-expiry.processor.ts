@@ -1,0 +1,51 @@
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@app/config';
+import { GrantsService } from '@app/db';
+
+/**
+ * Ends grants at their expires_at: every GRANT_EXPIRY_INTERVAL_MS, and at start (catching up on
+ * whatever came due while no worker ran), each worker expires what is due, batch after batch.
+ * The work is claimed in Postgres (grant rows locked with SKIP LOCKED), not through Redis: any
+ * number of workers share it, a killed worker's transaction rolls back and the next run takes its
+ * grants again, and expiry goes on while Redis is down.
+ */
+@Injectable()
+export class GrantExpiryProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('GrantExpiry');
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopping = false;
+
+  constructor(
+    private readonly grants: GrantsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.tick();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private tick(): void {
+    if (this.stopping) return;
+    this.running = this.run().finally(() => {
+      this.running = undefined;
+      if (!this.stopping) this.timer = setTimeout(() => this.tick(), this.config.GRANT_EXPIRY_INTERVAL_MS);
+    });
+  }
+
+  private async run(): Promise<void> {
+    try {
+      const started = performance.now();
+      const run = await this.grants.expireAllDue();
+      if (run.expired) this.logger.log({ msg: 'grants expired', ...run, ms: Math.round(performance.now() - started) });
+    } catch (error) {
+      this.logger.warn(`grant expiry failed (${(error as Error).message}); retrying in ${this.config.GRANT_EXPIRY_INTERVAL_MS} ms`);
+    }
+  }
+}

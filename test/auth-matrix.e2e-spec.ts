@@ -53,6 +53,9 @@ const EXPECTED: Record<string, Access> = {
   'POST /v1/invoices/{invoice_id}/void': 'admin',
   'GET /v1/accounts/{id}/grants': 'own',
   'POST /v1/accounts/{id}/grants/{grant_id}/void': 'admin',
+  'GET /v1/reports/credit-liability': 'admin',
+  'GET /v1/exports/credit-liability.csv': 'admin',
+  'GET /v1/exports/grant-allocations.csv': 'admin',
 };
 
 /** Public pages that are not in the document itself (the OpenAPI UI and its JSON). */
@@ -119,6 +122,9 @@ function concrete(route: string): Concrete {
     'GET /v1/exports/ledger.csv': `?from=${PERIOD}-01T00:00:00Z`,
     'GET /v1/exports/invoices.csv': `?period=${PERIOD}`,
     'GET /v1/reconciliation': `?from=${PERIOD}-01T00:00:00Z&to=2026-11-01T00:00:00Z`,
+    'GET /v1/reports/credit-liability': `?period=${PERIOD}`,
+    'GET /v1/exports/credit-liability.csv': `?period=${PERIOD}`,
+    'GET /v1/exports/grant-allocations.csv': `?from=${PERIOD}-01T00:00:00Z`,
   };
   const bodies: Record<string, () => unknown> = {
     'POST /v1/rate-cards': () => ({

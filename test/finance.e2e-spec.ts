@@ -185,6 +185,7 @@ describe('reconciliation', () => {
       'grants_fold_to_balances',
       'grant_endings_match_remaining',
       'grants_never_negative',
+      'credit_liability_frozen_months',
     ]);
     const usage = report.checks.find((c: { name: string }) => c.name === 'usage_debits_match_events');
     expect(usage).toMatchObject({ ok: true, expected: '0.01277973', actual: '0.01277973' });

@@ -12,6 +12,8 @@ import { ProblemFilter } from './common/problem.filter.js';
 import { FinanceController } from './finance/finance.controller.js';
 import { GrantsController } from './grants/grants.controller.js';
 import { GrantsApiService } from './grants/grants.service.js';
+import { ReportsController } from './reports/reports.controller.js';
+import { ReportsService } from './reports/reports.service.js';
 import { HealthController } from './health/health.controller.js';
 import { MetricsController } from './metrics/metrics.controller.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -38,7 +40,7 @@ export class ApiModule {
         DbModule.forRoot(config, { poolSize: 10, applicationName: 'billing-api' }),
         QueueModule.forRoot(config),
       ],
-      controllers: [HealthController, MetricsController, PricingController, AccountsController, UsageController, InvoicesController, FinanceController, GrantsController],
+      controllers: [HealthController, MetricsController, PricingController, AccountsController, UsageController, InvoicesController, FinanceController, GrantsController, ReportsController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: APP_GUARD, useClass: AuthGuard },
@@ -50,6 +52,7 @@ export class ApiModule {
         InvoicesService,
         MetricsService,
         GrantsApiService,
+        ReportsService,
       ],
     };
   }

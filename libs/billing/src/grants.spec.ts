@@ -182,6 +182,7 @@ describe('grantTimeline', () => {
         const endings: GrantEnding[] = [];
         const checkpoints: { id: string; at: Date; balance: Money }[] = [];
         const perEntry: { movement: Parameters<GrantBook['apply']>[0] }[] = [];
+        const usageEntries: { entryId: bigint; amount: Money; balanceAfter: Money; createdAt: Date }[] = [];
         const expectedAt = new Map<string, { remaining: Map<string, string>; unfunded: string }>();
         const reference = () => {
           // A book that applies every movement so far: the expected state at a checkpoint.
@@ -212,6 +213,7 @@ describe('grantTimeline', () => {
           } else if (o.op === 'usage') {
             const amount = micro(o.micros);
             balance = balance.sub(amount);
+            usageEntries.push({ entryId, amount, balanceAfter: balance, createdAt });
             perEntry.push({ movement: { type: 'debit', amount, source: 'usage' } });
           } else if (o.op === 'adjust') {
             const amount = micro(o.micros);
@@ -251,6 +253,17 @@ describe('grantTimeline', () => {
         expect(book.unfunded.toFixed()).toBe(unfunded);
         for (const [grantId, left] of remaining) expect(book.remaining(grantId).toFixed()).toBe(left);
         expect(book.balance().toFixed()).toBe(balance.toFixed());
+
+        // Marks at every usage entry from the middle on: each gets a debit of exactly its own amount.
+        const marked = usageEntries.slice(Math.floor(usageEntries.length / 2));
+        if (marked.length) {
+          const first = marked[0];
+          const marks = [{ entryId: first.entryId - 1n, balanceAfter: first.balanceAfter.add(first.amount), createdAt: first.createdAt }, ...marked];
+          const withMarks = grantTimeline({ grants: specs, entries: structural, endings, marks, end: balance });
+          expect(withMarks.anomalies).toEqual([]);
+          const debits = new Map(withMarks.steps.flatMap((step) => (step.type === 'debit' && step.entryId !== undefined ? [[step.entryId, step.amount.toFixed()]] : [])));
+          for (const u of marked) expect(debits.get(u.entryId)).toBe(u.amount.toFixed());
+        }
       }),
       { numRuns: 300 },
     );

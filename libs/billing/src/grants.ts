@@ -213,11 +213,25 @@ export interface Timeline {
   anomalies: string[];
 }
 
+/**
+ * A usage entry the caller wants its own movement for (the allocation export): the usage just
+ * before it is cut there, at its balance_after, and carries its entry id.
+ */
+export interface EntryMark {
+  entryId: bigint;
+  balanceAfter: Money;
+  createdAt: Date;
+}
+
 /** A point that is not an entry: it sits after `slot` entries, at a known balance. */
 interface Marker {
   slot: number;
+  /** The entry it follows, when known (endings, marks); time otherwise (checkpoints). */
+  after: bigint | null;
   at: Date;
-  /** At the same slot and instant, checkpoints come first. */
+  /** The usage entry whose debit ends at this marker. */
+  closes?: bigint;
+  /** At the same place: checkpoints, then marks (which close the entry itself), then endings after it. */
   rank: number;
   balance: Money;
   steps: TimelineStep[];
@@ -236,6 +250,7 @@ export function grantTimeline(input: {
   entries: readonly StructuralEntry[];
   endings: readonly GrantEnding[];
   checkpoints?: readonly Checkpoint[];
+  marks?: readonly EntryMark[];
   end: Money;
 }): Timeline {
   const anomalies: string[] = [];
@@ -254,8 +269,9 @@ export function grantTimeline(input: {
     const after = ending.afterEntryId ?? 0n;
     markers.push({
       slot: entriesUpTo(entries, after),
+      after,
       at: ending.endedAt,
-      rank: 1,
+      rank: 2,
       balance: ending.balance ?? new Money(0),
       steps: [{ type: 'end', grantId: ending.grantId, kind: ending.kind, removed: new Money(0), at: ending.endedAt }],
     });
@@ -263,25 +279,34 @@ export function grantTimeline(input: {
   for (const checkpoint of input.checkpoints ?? []) {
     markers.push({
       slot: entries.filter((e) => e.createdAt < checkpoint.at).length,
+      after: null,
       at: checkpoint.at,
       rank: 0,
       balance: checkpoint.balance,
       steps: [{ type: 'checkpoint', id: checkpoint.id }],
     });
   }
-  markers.sort((a, b) => a.slot - b.slot || a.at.getTime() - b.at.getTime() || a.rank - b.rank);
+  for (const mark of input.marks ?? []) {
+    markers.push({ slot: entriesUpTo(entries, mark.entryId), after: mark.entryId, at: mark.createdAt, closes: mark.entryId, rank: 1, balance: mark.balanceAfter, steps: [] });
+  }
+  markers.sort(
+    (a, b) =>
+      a.slot - b.slot ||
+      (a.after !== null && b.after !== null ? (a.after < b.after ? -1 : a.after > b.after ? 1 : 0) : a.at.getTime() - b.at.getTime()) ||
+      a.rank - b.rank,
+  );
 
   const steps: TimelineStep[] = [];
   let balance = new Money(0);
-  const usageUntil = (next: Money) => {
+  const usageUntil = (next: Money, entryId?: bigint) => {
     const fall = balance.sub(next);
-    if (fall.gt(0)) steps.push({ type: 'debit', amount: fall, source: 'usage' });
+    if (fall.gt(0)) steps.push({ type: 'debit', amount: fall, source: 'usage', entryId });
     else if (fall.lt(0)) anomalies.push(`the balance rose by ${fall.neg().toFixed()} with no credit to explain it`);
   };
   let m = 0;
   for (let slot = 0; slot <= entries.length; slot++) {
     for (; m < markers.length && markers[m].slot === slot; m++) {
-      usageUntil(markers[m].balance);
+      usageUntil(markers[m].balance, markers[m].closes);
       steps.push(...markers[m].steps);
       balance = markers[m].balance;
     }

@@ -10,3 +10,4 @@ export * from './batch.js';
 export * from './period.js';
 export * from './invoice.js';
 export * from './grants.js';
+export * from './liability.js';

@@ -15,8 +15,10 @@ import { UsageRepository } from './repositories/usage.repository.js';
 import { UsageReadsRepository } from './repositories/usage-reads.repository.js';
 import { GrantsRepository } from './repositories/grants.repository.js';
 import { GrantsService } from './grants.service.js';
+import { CreditLiabilityService } from './credit-liability.service.js';
+import { GrantAllocationsExport } from './grant-allocations.export.js';
 
-const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache, InvoicesRepository, InvoicingService, ExportsService, ReconciliationService, GrantsRepository, GrantsService];
+const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache, InvoicesRepository, InvoicingService, ExportsService, ReconciliationService, GrantsRepository, GrantsService, CreditLiabilityService, GrantAllocationsExport];
 
 /** The DataSource and every repository, shared by the API and the worker. */
 @Module({})

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import { type Allocation, Money, type StructuralEntry } from '@app/billing';
+import { type Allocation, LIABILITY_FIGURES, type LiabilityFigures, Money, type StructuralEntry, parsePeriod } from '@app/billing';
+import type { CreditLiabilityService } from './credit-liability.service.js';
 import { foldLedger } from './grants.service.js';
 import type { AccountLedger, GrantsRepository } from './repositories/grants.repository.js';
 import type { Discrepancy, ReconciliationCheck } from './reconciliation.service.js';
@@ -86,5 +87,39 @@ function withRecomputedBalances(ledger: AccountLedger, runningAt: Map<string, Mo
     grants: ledger.grants.map((g) =>
       g.ending && g.ending.entryId === null && g.ending.afterEntryId !== null ? { ...g, ending: { ...g.ending, balance: at(g.ending.afterEntryId) ?? g.ending.balance } } : g,
     ),
+  };
+}
+
+/**
+ * credit_liability_frozen_months: every frozen month's stored rows equal the month folded from
+ * the ledger again (a closed month can never change; if it does, an entry was written into the past).
+ */
+export async function frozenLiabilityCheck(tx: EntityManager, liability: CreditLiabilityService): Promise<{ check: ReconciliationCheck; discrepancies: Discrepancy[] }> {
+  const off: Discrepancy[] = [];
+  let expected = new Money(0);
+  let actual = new Money(0);
+  for (const id of await liability.frozenMonths(tx)) {
+    const period = parsePeriod(id)!;
+    const [stored, again] = await Promise.all([liability.frozen(period, tx), liability.compute(tx, period)]);
+    const storedRows = new Map(stored!.rows.map((r) => [r.accountId, r.figures]));
+    const freshRows = new Map(again.rows.map((r) => [r.accountId, r.figures]));
+    expected = expected.add(again.totals.closing);
+    actual = actual.add(stored!.totals.closing);
+    for (const accountId of new Set([...storedRows.keys(), ...freshRows.keys()])) {
+      const a = storedRows.get(accountId);
+      const b = freshRows.get(accountId);
+      const text = (f: LiabilityFigures | undefined) => (f ? LIABILITY_FIGURES.map((k) => `${k} ${f[k].toFixed()}`).join(', ') : 'no row');
+      if (text(a) !== text(b)) off.push({ check: 'credit_liability_frozen_months', subject: 'liability_row', id: `${id} ${accountId}`, expected: text(b), actual: text(a) });
+    }
+  }
+  return {
+    check: {
+      name: 'credit_liability_frozen_months',
+      description: "every frozen month's credit liability rows equal the month folded from the ledger again (all frozen months)",
+      ok: off.length === 0 && expected.eq(actual),
+      expected: expected.toFixed(),
+      actual: actual.toFixed(),
+    },
+    discrepancies: off,
   };
 }

@@ -48,13 +48,22 @@ export interface ExpiryRun {
 /** Grants expired per transaction. */
 export const EXPIRY_BATCH = 1000;
 
-export function foldLedger(ledger: AccountLedger, onAllocation?: Parameters<typeof foldAccount>[1], checkpoints?: Parameters<typeof foldAccount>[0]['checkpoints']): AccountFold {
+type FoldInput = Parameters<typeof foldAccount>[0];
+
+/** Folds one account's grants over its ledger (see foldAccount), with checkpoints or entry marks if given. */
+export function foldLedger(
+  ledger: AccountLedger,
+  onAllocation?: Parameters<typeof foldAccount>[1],
+  checkpoints?: FoldInput['checkpoints'],
+  marks?: FoldInput['marks'],
+): AccountFold {
   return foldAccount(
     {
       grants: ledger.grants.map((g) => g.spec),
       endings: ledger.grants.flatMap((g) => (g.ending ? [g.ending] : [])),
       entries: ledger.entries,
       checkpoints,
+      marks,
       end: ledger.balance,
     },
     onAllocation,

@@ -15,3 +15,5 @@ export * from './exports.service.js';
 export * from './reconciliation.service.js';
 export * from './repositories/grants.repository.js';
 export * from './grants.service.js';
+export * from './credit-liability.service.js';
+export * from './grant-allocations.export.js';

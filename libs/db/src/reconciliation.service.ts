@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { grantChecks } from './grant-reconciliation.js';
+import { CreditLiabilityService } from './credit-liability.service.js';
+import { frozenLiabilityCheck, grantChecks } from './grant-reconciliation.js';
 import { GrantsRepository } from './repositories/grants.repository.js';
 
 export interface ReconciliationCheck {
@@ -157,6 +158,7 @@ export class ReconciliationService {
   constructor(
     private readonly db: DataSource,
     private readonly grants: GrantsRepository,
+    private readonly liability: CreditLiabilityService,
   ) {}
 
   async run(range: { from?: Date; to?: Date } = {}): Promise<ReconciliationReport> {
@@ -182,9 +184,11 @@ export class ReconciliationService {
         });
       }
       const computed = await grantChecks(tx, this.grants);
-      checks.push(...computed.checks);
-      if (computed.discrepancies.length > MAX_DISCREPANCIES - discrepancies.length) truncated = true;
-      discrepancies.push(...computed.discrepancies.slice(0, Math.max(MAX_DISCREPANCIES - discrepancies.length, 0)));
+      const frozen = await frozenLiabilityCheck(tx, this.liability);
+      checks.push(...computed.checks, frozen.check);
+      const more = [...computed.discrepancies, ...frozen.discrepancies];
+      if (more.length > MAX_DISCREPANCIES - discrepancies.length) truncated = true;
+      discrepancies.push(...more.slice(0, Math.max(MAX_DISCREPANCIES - discrepancies.length, 0)));
       return {
         ok: checks.every((c) => c.ok),
         from: range.from?.toISOString() ?? null,

@@ -1,11 +1,11 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { pipeline } from 'node:stream/promises';
 import { parsePeriod } from '@app/billing';
-import { ExportsService, ReconciliationService, type ExportKind } from '@app/db';
+import { ExportsService, GrantAllocationsExport, ReconciliationService, type ExportKind } from '@app/db';
 import { AdminOnly } from '../auth/auth.decorators.js';
 import { TimeRangeQuery, parseRange } from '../common/pagination.js';
+import { sendCsv } from '../common/csv-response.js';
 import { badRequest } from '../common/problem.js';
 import { PeriodQuery, ReconciliationResponse } from './finance.dto.js';
 
@@ -15,6 +15,7 @@ export class FinanceController {
   constructor(
     private readonly exports: ExportsService,
     private readonly reconciliation: ReconciliationService,
+    private readonly allocations: GrantAllocationsExport,
   ) {}
 
   @Get('exports/usage.csv')
@@ -42,6 +43,14 @@ export class FinanceController {
     return this.stream(response, 'invoices', { period: query.period }, `invoices-${query.period}`);
   }
 
+  @Get('exports/grant-allocations.csv')
+  @AdminOnly()
+  @ApiProduces('text/csv')
+  @ApiOkResponse({ description: 'for each usage or negative adjustment entry written in [from, to), one row per grant it drew from (no grant: unfunded); for each credit that covered earlier unfunded usage, what it covered' })
+  async grantAllocations(@Query() query: TimeRangeQuery, @Res() response: Response) {
+    await sendCsv(response, await this.allocations.csv(parseRange(query)), 'grant-allocations');
+  }
+
   @Get('reconciliation')
   @AdminOnly()
   @ApiOkResponse({ type: ReconciliationResponse })
@@ -49,13 +58,7 @@ export class FinanceController {
     return this.reconciliation.run(parseRange(query));
   }
 
-  /** Headers go out with the first rows; a failure after that can only cut the stream short. */
   private async stream(response: Response, kind: ExportKind, filter: { from?: Date; to?: Date; period?: string }, name: string) {
-    const csv = await this.exports.csv(kind, filter);
-    response.status(200);
-    response.setHeader('Content-Type', 'text/csv; charset=utf-8');
-    response.setHeader('Content-Disposition', `attachment; filename="${name}.csv"`);
-    response.setHeader('Cache-Control', 'no-store');
-    await pipeline(csv, response).catch(() => response.destroy());
+    await sendCsv(response, await this.exports.csv(kind, filter), name);
   }
 }

@@ -1,0 +1,29 @@
+import { Controller, Get, Query, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { AdminOnly } from '../auth/auth.decorators.js';
+import { sendCsv } from '../common/csv-response.js';
+import { PeriodQuery } from '../finance/finance.dto.js';
+import { LiabilityQuery, LiabilityReportResponse } from './reports.dto.js';
+import { ReportsService } from './reports.service.js';
+
+@ApiTags('reports')
+@Controller('v1')
+export class ReportsController {
+  constructor(private readonly reports: ReportsService) {}
+
+  @Get('reports/credit-liability')
+  @AdminOnly()
+  @ApiOkResponse({ type: LiabilityReportResponse, description: 'opening + granted − burned − expired − voided = closing, exactly, on every row and in the totals' })
+  creditLiability(@Query() query: LiabilityQuery) {
+    return this.reports.creditLiability(query);
+  }
+
+  @Get('exports/credit-liability.csv')
+  @AdminOnly()
+  @ApiProduces('text/csv')
+  @ApiOkResponse({ description: 'one row per account: the same figures as the report' })
+  async creditLiabilityCsv(@Query() query: PeriodQuery, @Res() response: Response) {
+    await sendCsv(response, await this.reports.creditLiabilityCsv(query.period), `credit-liability-${query.period}`);
+  }
+}

@@ -36,6 +36,11 @@ export const SIZES = {
   invoiceLargeEvents: int('BENCH_INVOICE_LARGE_EVENTS', 1_000_000),
   /** (f) the month the data is put in and invoiced: a past month, YYYY-MM. */
   invoicePeriod: process.env.BENCH_INVOICE_PERIOD || '2026-10',
+  /** (m) grants that all expire at the same instant, and how many each account has. */
+  expiryGrants: int('BENCH_EXPIRY_GRANTS', 100_000),
+  expiryGrantsPerAccount: Math.max(3, int('BENCH_EXPIRY_GRANTS_PER_ACCOUNT', 10)),
+  /** (n) accounts with a month of grants, usage and expiries in the credit liability report. */
+  liabilityAccounts: int('BENCH_LIABILITY_ACCOUNTS', 10_000),
   /** (g) the API process's RSS is read this often during the export. */
   exportRssSampleMs: int('BENCH_EXPORT_RSS_SAMPLE_MS', 50),
 } as const;
@@ -55,7 +60,7 @@ export const KNOBS = {
   logLevel: process.env.BENCH_LOG_LEVEL || 'warn',
   /** When set, the worker runs with --cpu-prof and writes its profiles into this directory. */
   cpuProfDir: process.env.BENCH_CPU_PROF_DIR || '',
-  /** Run only these scenarios (comma separated ids: floor,sql,noop,a,e,b,c,d,invoices,exports); all when empty. */
+  /** Run only these scenarios (comma separated ids: floor,sql,noop,expiry,liability,a,e,b,c,d,invoices,exports); all when empty. */
   only: (process.env.BENCH_ONLY || '').split(',').map((s) => s.trim()).filter(Boolean),
 } as const;
 
@@ -77,6 +82,11 @@ export const TARGETS = {
   exportSeconds: 10,
   exportFirstByteMs: 1000,
   exportPeakRssMB: 200,
+  /** (m) every one of 100k grants expiring at once has ended within this. */
+  expirySeconds: 60,
+  /** (n) the credit liability report of 10k accounts, and its CSV. */
+  liabilityReportSeconds: 5,
+  liabilityCsvSeconds: 10,
 } as const;
 
 /** Price of qwen3-5-4b in rate card version 1, per million tokens (the bench checks the DB agrees). */

@@ -15,6 +15,7 @@ import { batchedSqlCeiling, bullmqNoopCeiling, floorCeiling } from './scenarios/
 import { type Harness, QUIET_SHARE, type ThroughputResult, type WindowNote } from './scenarios/common.js';
 import { exportScenario, type ExportResult } from './scenarios/exports.js';
 import { freshnessScenario, type FreshnessResult } from './scenarios/freshness.js';
+import { type ExpiryResult, expiryScenario, type LiabilityResult, liabilityScenario } from './scenarios/grants.js';
 import { invoiceScenario, type InvoiceSizeResult } from './scenarios/invoices.js';
 import { httpScenario, type HttpRunResult, queueScenario, type QueueRunResult } from './scenarios/service.js';
 import { Settler } from './settle.js';
@@ -79,6 +80,9 @@ interface Results {
   invoices?: { period: string; via: string; small: InvoiceSizeResult; large: InvoiceSizeResult; growth: number };
   /** (g): the usage export; data is set when the month was built for it (not left by (f)). */
   exports?: ExportResult & { data?: MonthData };
+  /** (m) grant expiry at scale; (n) credit liability report and CSV. */
+  expiry?: ExpiryResult;
+  liability?: LiabilityResult;
 }
 
 /** 100000 -> "100k", 1000000 -> "1M". */
@@ -164,6 +168,18 @@ function tableRows(r: Results): Row[] {
     out.push({ scenario: '(g) usage.csv export: time to first byte', result: `${fmtMs(x.firstByteMs)}${star(x)}`, ceiling: '', ratio: '', target: `<= ${TARGETS.exportFirstByteMs} ms`, pass: x.firstByteMs <= TARGETS.exportFirstByteMs });
     out.push({ scenario: '(g) usage.csv export: API peak RSS', result: `${x.peakRssMB} MB (${m.rssBeforeMB} MB before)${star(x)}`, ceiling: '', ratio: '', target: `<= ${TARGETS.exportPeakRssMB} MB`, pass: x.peakRssMB <= TARGETS.exportPeakRssMB });
   }
+  if (r.expiry) {
+    const x = r.expiry;
+    const mark = disturbed(x.window) ? ' *' : '';
+    out.push({ scenario: `(m) ${x.grants.toLocaleString('en-US')} grants expiring at once -> all ended`, result: `${fmtS(x.lastEndedMs)} (lag p50 ${fmtMs(x.lagMs.p50)}, p99 ${fmtMs(x.lagMs.p99)})${mark}`, ceiling: '', ratio: '', target: `<= ${TARGETS.expirySeconds} s`, pass: x.lastEndedMs <= TARGETS.expirySeconds * 1000 });
+  }
+  if (r.liability) {
+    const x = r.liability;
+    const med = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
+    const mark = x.disturbed ? ' *' : '';
+    out.push({ scenario: `(n) credit liability report, ${x.accounts.toLocaleString('en-US')} accounts`, result: `${fmtS(med(x.reportMs))} (frozen: ${fmtMs(x.frozenMs)})${mark}`, ceiling: '', ratio: '', target: `<= ${TARGETS.liabilityReportSeconds} s`, pass: med(x.reportMs) <= TARGETS.liabilityReportSeconds * 1000 });
+    out.push({ scenario: `(n) credit-liability.csv, ${x.accounts.toLocaleString('en-US')} rows`, result: `${fmtS(med(x.csvMs))}${mark}`, ceiling: '', ratio: '', target: `<= ${TARGETS.liabilityCsvSeconds} s`, pass: med(x.csvMs) <= TARGETS.liabilityCsvSeconds * 1000 });
+  }
   return out;
 }
 
@@ -209,6 +225,8 @@ function markdown(opts: { table: string; system: Record<string, unknown>; result
     r.exports
       ? `- (g): GET /v1/exports/usage.csv (admin key, no range) from a freshly started API process per run, the body read and discarded by the bench over HTTP (lines counted: ${r.exports.median.lines.toLocaleString('en-US')} = header + rows), on ${r.exports.data ? month(r.exports.data) : 'the large month (f) left'}; the API's VmRSS read every ${SIZES.exportRssSampleMs} ms (and VmHWM). Time and rows/s: median run; first byte: median; RSS: highest of all runs. Runs: ${r.exports.runs.map((run) => `${fmtS(run.ms)}, first byte ${fmtMs(run.firstByteMs)} (headers ${fmtMs(run.headersMs)}), ${(run.bytes / 2 ** 20).toFixed(0)} MB, RSS ${run.rssBeforeMB} -> peak ${run.rssPeakMB} MB (${run.rssSamples} samples, VmHWM ${run.hwmAfterMB ?? 'n/a'} MB)${disturbed(run.window) ? `, other processes took ${Math.round(run.window.interference.share * 100)}% of the machine` : ''}`).join('; ')}.`
       : '',
+    r.expiry ? `- (m): ${r.expiry.grants.toLocaleString('en-US')} grants of $1 over ${r.expiry.accounts.toLocaleString('en-US')} accounts (a usage entry of 2.5 each drew the first two and a half), written by SQL in ${fmtS(r.expiry.buildMs)}, all expiring at one instant a few seconds after ${KNOBS.workers} worker process(es) started; clock from that instant until no grant is open (polled every 50 ms). ${r.expiry.entries.toLocaleString('en-US')} expiry entries removing ${r.expiry.removed}, every balance 0, checked. Lag (ended_at - expires_at): p50 ${fmtMs(r.expiry.lagMs.p50)}, p99 ${fmtMs(r.expiry.lagMs.p99)}, max ${fmtMs(r.expiry.lagMs.max)}.` : '',
+    r.liability ? `- (n): ${r.liability.accounts.toLocaleString('en-US')} accounts with ${r.liability.ledgerEntries.toLocaleString('en-US')} ledger entries in ${r.liability.period} (a $10 purchase and a $2 promotional grant on day 1, $0.10 of usage every day, the promotional grant's $0.60 expiring on day 15), written by SQL in ${fmtS(r.liability.buildMs)}; GET /v1/reports/credit-liability?limit=1000 (every account computed for the totals) and GET /v1/exports/credit-liability.csv on a fresh API process, the frozen month removed before each so each computes; totals checked exactly. Runs: report ${r.liability.reportMs.map((ms) => fmtS(ms)).join(', ')}; CSV ${r.liability.csvMs.map((ms) => fmtS(ms)).join(', ')}; the frozen month read back in ${fmtMs(r.liability.frozenMs)}.` : '',
     r.e?.reads ? `- (e): (a) run once more with the API process up and one client reading GET /v1/accounts/{id}/balance of random accounts (one request in flight, ${r.e.reads.pauseMs} ms pause between reads) for the whole timed window: ${r.e.reads.count} reads, ${r.e.reads.errors} errors. That run's throughput is the info row (the API process and the reader share the 2 cores).${flush(r.e)}` : '',
     '',
     'Raw figures: the .json file of the same name.',
@@ -313,6 +331,15 @@ try {
     results.exports = { ...(await exportScenario(h, largeMonth.events)), data: built };
     const x = results.exports;
     log(`(g) export: ${fmtS(x.median.ms)} (${x.median.rowsPerSecond.toLocaleString('en-US')} rows/s), first byte ${fmtMs(x.firstByteMs)}, API peak RSS ${x.peakRssMB} MB`);
+  }
+
+  if (want('expiry')) {
+    results.expiry = await expiryScenario(h);
+    log(`(m) expiry: ${results.expiry.grants} grants ended ${fmtS(results.expiry.lastEndedMs)} after they expired (lag p99 ${fmtMs(results.expiry.lagMs.p99)})`);
+  }
+  if (want('liability')) {
+    results.liability = await liabilityScenario(h);
+    log(`(n) credit liability: report ${results.liability.reportMs.map((ms) => fmtS(ms)).join(', ')}; CSV ${results.liability.csvMs.map((ms) => fmtS(ms)).join(', ')}`);
   }
 
   const runtimeS = (performance.now() - clock) / 1000;

@@ -41,8 +41,10 @@ const env = {
   // A killed worker's jobs come back after 3 s instead of 30.
   WORKER_LOCK_DURATION_MS: '3000',
   WORKER_STALLED_INTERVAL_MS: '2000',
+  // Grants come due throughout the run: look for them often.
+  GRANT_EXPIRY_INTERVAL_MS: '300',
 };
-const figures = { events: EVENTS, jobs: 0, kills: 0, workerStarts: 0, postgresRestarts: 0, redisRestarts: 0, seconds: 0, retries: 0, stalled: 0 };
+const figures = { events: EVENTS, jobs: 0, kills: 0, workerStarts: 0, postgresRestarts: 0, redisRestarts: 0, seconds: 0, retries: 0, stalled: 0, grants: 0, expiries: 0, expiryFailures: 0 };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const cluster = () => execSync('ls /etc/postgresql').toString().trim().split('\n')[0];
@@ -111,19 +113,50 @@ afterAll(async () => {
   process.stdout.write(
     `faults: ${figures.events} events in ${figures.jobs} jobs (every event twice, a quarter in single-event jobs), ${figures.kills} SIGKILLs, ${figures.workerStarts} worker starts, ` +
       `${figures.postgresRestarts} Postgres restart (2 s down), ${figures.redisRestarts} Redis restart, ${figures.stalled} stalled jobs handed out again, ` +
-      `${figures.retries} flush retries, ${figures.seconds.toFixed(1)} s; log ${logFile}\n`,
+      `${figures.retries} flush retries, ${figures.grants} grants (${figures.expiries} expiry entries, ${figures.expiryFailures} expiry runs failed and retried), ${figures.seconds.toFixed(1)} s; log ${logFile}\n`,
   );
   log.end();
 }, 60_000);
 
 describe('fault suite', () => {
-  it('bills 100k events exactly once through worker kills, duplicate deliveries and a Postgres restart', async () => {
+  it('bills 100k events exactly once and expires every grant once through worker kills, duplicate deliveries and a Postgres restart', async () => {
     const accounts = Array.from({ length: ACCOUNTS }, (_, i) => `fault-${run}-${i}`);
     await db.query(
       `WITH a AS (INSERT INTO accounts (account_id, name) SELECT id, 'Fault ' || id FROM unnest($1::text[]) id RETURNING account_id)
        INSERT INTO account_balances (account_id, balance) SELECT account_id, 0 FROM a`,
       [accounts],
     );
+    // Grants per account: $5 bought, never expiring; promotional grants drawn first (priority 10):
+    // $0.50 already due when the workers start (they catch up), 5 x $0.20 all due at one instant
+    // during the run (Postgres is restarted while they expire), $0.50 due near the end.
+    const [{ t0 }] = await db.query('SELECT now() AS t0');
+    const restartAt = new Date(new Date(t0).getTime() + 7_000);
+    const grantRows: [string, number, string | null, number][] = [
+      ['5', 50, null, 1],
+      ['0.5', 10, new Date(new Date(t0).getTime() + 800).toISOString(), 1],
+      ['0.2', 10, restartAt.toISOString(), 5],
+      ['0.5', 10, new Date(new Date(t0).getTime() + 13_000).toISOString(), 1],
+    ];
+    const specs = grantRows.flatMap(([amount, priority, expires, count]) => Array.from({ length: count }, () => ({ amount, priority, expires })));
+    await db.query(
+      `WITH spec AS (
+         SELECT n, amount, priority, expires FROM unnest($2::numeric[], $3::int[], $4::timestamptz[]) WITH ORDINALITY AS s(amount, priority, expires, n)
+       ), entries AS (
+         INSERT INTO ledger_entries (account_id, kind, credit_kind, amount, balance_after, reference)
+         SELECT a, 'credit', CASE WHEN s.priority = 50 THEN 'purchase' ELSE 'promotional' END, s.amount,
+           sum(s.amount) OVER (PARTITION BY a ORDER BY s.n), 'n' || s.n
+         FROM unnest($1::text[]) a, spec s ORDER BY a, s.n
+         RETURNING entry_id, account_id, credit_kind, amount, reference, created_at
+       )
+       INSERT INTO grants (grant_id, account_id, entry_id, credit_kind, amount, priority, expires_at, created_at)
+       SELECT 'gr_' || e.entry_id, e.account_id, e.entry_id, e.credit_kind, e.amount, s.priority, s.expires, e.created_at
+       FROM entries e JOIN spec s ON e.reference = 'n' || s.n`,
+      [accounts, specs.map((g) => g.amount), specs.map((g) => g.priority), specs.map((g) => g.expires)],
+    );
+    const granted = specs.reduce((sum, g) => sum.add(g.amount), new Money(0));
+    await db.query('UPDATE account_balances SET balance = $2 WHERE account_id = ANY($1)', [accounts, granted.toFixed()]);
+    figures.grants = specs.length * ACCOUNTS;
+    await sleep(1_000); // the first promotional grants come due before any worker runs
     const expected = new Map(accounts.map((a) => [a, new Money(0)]));
     let seed = 7;
     const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
@@ -180,7 +213,11 @@ describe('fault suite', () => {
         const victim = workers.splice(k % workers.length, 1)[0];
         victim.kill('SIGKILL');
         figures.kills++;
-        if (k === 2) await restartPostgres();
+        if (k === 2) {
+          // While the workers expire the thousand grants that come due at restartAt.
+          await sleep(Math.max(0, restartAt.getTime() + 40 - Date.now()));
+          await restartPostgres();
+        }
         await sleep(300);
         workers.push(startWorker());
       }
@@ -199,11 +236,30 @@ describe('fault suite', () => {
     );
     figures.seconds = (performance.now() - started) / 1000;
 
-    // Exact, against the model computed here.
+    // Every grant comes due by now: each one has ended exactly once.
+    await waitFor(
+      'every promotional grant to expire',
+      async () => (await db.query("SELECT count(*)::int AS n FROM grants WHERE account_id = ANY($1) AND expires_at IS NOT NULL AND end_kind IS NULL", [accounts]))[0].n === 0,
+      60_000,
+    );
+    const twice = await db.query("SELECT reference FROM ledger_entries WHERE kind = 'expiry' AND account_id = ANY($1) GROUP BY reference HAVING count(*) > 1", [accounts]);
+    expect(twice).toEqual([]);
+
+    // Exact, against the model computed here: what was granted, less the usage the model priced,
+    // less what the expiries removed (reconciliation below proves each removed what its grant had left).
+    const removed = new Map<string, Money>(
+      (await db.query("SELECT account_id, sum(amount)::text AS removed, count(*)::int AS n FROM ledger_entries WHERE kind = 'expiry' AND account_id = ANY($1) GROUP BY 1", [accounts])).map(
+        (r: { account_id: string; removed: string; n: number }) => {
+          figures.expiries += r.n;
+          return [r.account_id, new Money(r.removed)];
+        },
+      ),
+    );
     const rows: { account_id: string; balance: string }[] = await db.query('SELECT account_id, balance::text FROM account_balances WHERE account_id = ANY($1)', [accounts]);
-    const wrong = rows.filter((r) => formatMoney(new Money(r.balance)) !== formatMoney(expected.get(r.account_id)!));
+    const wrong = rows.filter((r) => formatMoney(new Money(r.balance)) !== formatMoney(granted.add(expected.get(r.account_id)!).add(removed.get(r.account_id) ?? 0)));
     expect(wrong).toEqual([]);
     expect(rows).toHaveLength(ACCOUNTS);
+    expect(figures.expiries).toBeGreaterThan(ACCOUNTS);
     const [{ rejected }] = await db.query('SELECT count(*)::int AS rejected FROM rejected_events');
     expect(rejected).toBe(0);
 
@@ -215,6 +271,7 @@ describe('fault suite', () => {
     const workerLog = readFileSync(logFile, 'utf8');
     figures.stalled = workerLog.split('stalled (its worker died or hung)').length - 1;
     figures.retries = workerLog.split('transient database error').length - 1;
+    figures.expiryFailures = workerLog.split('grant expiry failed').length - 1;
     expect(figures.stalled).toBeGreaterThan(0);
     expect(figures.retries).toBeGreaterThan(0);
 

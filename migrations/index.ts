@@ -7,5 +7,6 @@ import { MonthlyRollups1795000000004 } from './1795000000004-MonthlyRollups.js';
 import { CreditGrants1795000010000 } from './1795000010000-CreditGrants.js';
 import { StructuralLedgerIndex1795000010001 } from './1795000010001-StructuralLedgerIndex.js';
 import { CreditLiability1795000010002 } from './1795000010002-CreditLiability.js';
+import { SpendHolds1795000011000 } from './1795000011000-SpendHolds.js';
 
-export const migrations = [InitialSchema1795000000000, SeedLaunchCatalog1795000000001, Invoices1795000000002, ExportOrderIndex1795000000003, MonthlyRollups1795000000004, CreditGrants1795000010000, StructuralLedgerIndex1795000010001, CreditLiability1795000010002];
+export const migrations = [InitialSchema1795000000000, SeedLaunchCatalog1795000000001, Invoices1795000000002, ExportOrderIndex1795000000003, MonthlyRollups1795000000004, CreditGrants1795000010000, StructuralLedgerIndex1795000010001, CreditLiability1795000010002, SpendHolds1795000011000];

@@ -101,6 +101,8 @@ describe('GET /v1/accounts/{id} and /balance', () => {
       last_usage_at: null,
       as_of: expect.any(String),
       next_expiry: null,
+      held: '0',
+      available: '10.5',
     });
     await credit(api, account_id, '-10.5', 'adjustment');
     const depleted = await api.http().get(`/v1/accounts/${account_id}/balance`).set(ADMIN).expect(200);

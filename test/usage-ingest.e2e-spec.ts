@@ -66,6 +66,7 @@ describe('the four usage shapes, as engines really send them', () => {
       cost,
       rate_card_version: 1,
       ledger_entry_id: expect.stringMatching(/^\d+$/),
+      hold_id: null,
       received_at: expect.any(String),
     });
     expect(await balanceOf(account_id)).toBe(`-${cost}`);

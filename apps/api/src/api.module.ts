@@ -12,6 +12,8 @@ import { ProblemFilter } from './common/problem.filter.js';
 import { FinanceController } from './finance/finance.controller.js';
 import { GrantsController } from './grants/grants.controller.js';
 import { GrantsApiService } from './grants/grants.service.js';
+import { HoldsController } from './holds/holds.controller.js';
+import { HoldsApiService } from './holds/holds.service.js';
 import { ReportsController } from './reports/reports.controller.js';
 import { ReportsService } from './reports/reports.service.js';
 import { HealthController } from './health/health.controller.js';
@@ -40,7 +42,7 @@ export class ApiModule {
         DbModule.forRoot(config, { poolSize: 10, applicationName: 'billing-api' }),
         QueueModule.forRoot(config),
       ],
-      controllers: [HealthController, MetricsController, PricingController, AccountsController, UsageController, InvoicesController, FinanceController, GrantsController, ReportsController],
+      controllers: [HealthController, MetricsController, PricingController, AccountsController, UsageController, InvoicesController, FinanceController, GrantsController, ReportsController, HoldsController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: APP_GUARD, useClass: AuthGuard },
@@ -53,6 +55,7 @@ export class ApiModule {
         MetricsService,
         GrantsApiService,
         ReportsService,
+        HoldsApiService,
       ],
     };
   }

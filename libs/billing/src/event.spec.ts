@@ -471,9 +471,9 @@ describe('contentHash', () => {
     const text = fc.string({ unit: 'grapheme', maxLength: 20 });
     const json = fc.dictionary(text, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 6 });
     fc.assert(
-      fc.property(text, text, text, text, fc.date({ noInvalidDate: true }), json, fc.option(json), (eventId, accountId, model, endpoint, occurredAt, usage, metadata) => {
-        const content = { eventId, accountId, model, endpoint: endpoint as '/v1/chat/completions', occurredAt, usage, metadata };
-        const generic = canonicalJson({ event_id: eventId, account_id: accountId, model, endpoint, occurred_at: occurredAt.toISOString(), usage, metadata });
+      fc.property(text, text, text, text, fc.date({ noInvalidDate: true }), json, fc.option(json), fc.option(text.filter((t) => t !== '')), (eventId, accountId, model, endpoint, occurredAt, usage, metadata, holdId) => {
+        const content = { eventId, accountId, model, endpoint: endpoint as '/v1/chat/completions', occurredAt, usage, metadata, holdId };
+        const generic = canonicalJson({ event_id: eventId, account_id: accountId, model, endpoint, occurred_at: occurredAt.toISOString(), usage, metadata, ...(holdId ? { hold_id: holdId } : {}) });
         expect(eventContentJson(content)).toBe(generic);
       }),
       { numRuns: 2000 },
@@ -482,6 +482,12 @@ describe('contentHash', () => {
 
   it('has not changed: the hash stored for an event long ago still matches its redelivery', () => {
     expect(hashOf(event())).toBe(GOLDEN_HASH);
+  });
+
+  it('counts hold_id as content when present, and leaves the hash of an event without one as it was', () => {
+    expect(hashOf(event({ hold_id: null }))).toBe(GOLDEN_HASH);
+    expect(hashOf(event({ hold_id: 'hold-1' }))).not.toBe(GOLDEN_HASH);
+    expect(hashOf(event({ hold_id: 'hold-1' }))).not.toBe(hashOf(event({ hold_id: 'hold-2' })));
   });
 
   it('treats absent and null metadata alike, and differently from {}', () => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { resolveModel, type ModelSpec } from './catalog.js';
+import { MAX_HOLD_ID_LENGTH } from './holds.js';
 import { canonicalJson, isPlainObject, isStorableString, jsonByteLength, jsonProblem, ownField } from './json.js';
 import type { Money } from './money.js';
 import { priceTokens } from './pricing.js';
@@ -22,6 +23,7 @@ export const REJECTION_REASONS = [
   'model_not_priced',
   'invalid_metadata',
   'metadata_too_large',
+  'invalid_hold_id',
   'invalid_usage_shape',
   'invalid_token_count',
   'cached_exceeds_input',
@@ -56,6 +58,8 @@ export interface PricedEvent {
   rateCardVersion: number;
   cost: Money;
   metadata: Record<string, unknown> | null;
+  /** The spend hold this request was served under, settled when the event is priced. */
+  holdId: string | null;
   /** The usage object as received. */
   usage: Record<string, unknown>;
   /** sha256 hex of the canonical content; equal for re-sends of the same request. */
@@ -121,12 +125,14 @@ export function eventContentHash(content: {
   occurredAt: Date;
   usage: Record<string, unknown>;
   metadata: Record<string, unknown> | null;
+  holdId?: string | null;
 }): string {
   return createHash('sha256').update(eventContentJson(content), 'utf8').digest('hex');
 }
 
 /**
- * canonicalJson of { event_id, account_id, model, endpoint, occurred_at, usage, metadata },
+ * canonicalJson of { event_id, account_id, model, endpoint, occurred_at, usage, metadata } (and
+ * hold_id, only when the event carries one, so the text of every event without one is as it was),
  * written out in its sorted key order instead of sorting the keys of a new object per event
  * (the hot path does this for every event). The text must never change: stored content hashes
  * are compared with it to tell a redelivery from a conflict. A property test holds it equal to
@@ -135,7 +141,7 @@ export function eventContentHash(content: {
 export function eventContentJson(content: Parameters<typeof eventContentHash>[0]): string {
   return (
     `{"account_id":${JSON.stringify(content.accountId)},"endpoint":${JSON.stringify(content.endpoint)}` +
-    `,"event_id":${JSON.stringify(content.eventId)},"metadata":${canonicalJson(content.metadata)}` +
+    `,"event_id":${JSON.stringify(content.eventId)}${content.holdId ? `,"hold_id":${JSON.stringify(content.holdId)}` : ''},"metadata":${canonicalJson(content.metadata)}` +
     `,"model":${JSON.stringify(content.model)},"occurred_at":"${content.occurredAt.toISOString()}"` +
     `,"usage":${canonicalJson(content.usage)}}`
   );
@@ -225,6 +231,14 @@ function inspectUsageEvent(raw: unknown, ctx: ValidationContext, priced: boolean
     metadata = rawMetadata;
   }
 
+  const rawHoldId = ownField(raw, 'hold_id');
+  let holdId: string | null = null;
+  if (rawHoldId !== undefined && rawHoldId !== null) {
+    const holdIdProblem = checkId(rawHoldId, 'hold_id', MAX_HOLD_ID_LENGTH);
+    if (holdIdProblem) return reject('invalid_hold_id', holdIdProblem);
+    holdId = rawHoldId as string;
+  }
+
   const usage = ownField(raw, 'usage');
   if (isPlainObject(usage)) {
     const problem = jsonProblem(usage);
@@ -265,8 +279,9 @@ function inspectUsageEvent(raw: unknown, ctx: ValidationContext, priced: boolean
       rateCardVersion: rateCard.version,
       cost: priceTokens(normalized.tokens, price),
       metadata,
+      holdId,
       usage: usageObject,
-      contentHash: eventContentHash({ eventId, accountId, model: model.id, endpoint, occurredAt, usage: usageObject, metadata }),
+      contentHash: eventContentHash({ eventId, accountId, model: model.id, endpoint, occurredAt, usage: usageObject, metadata, holdId }),
     },
   };
 }

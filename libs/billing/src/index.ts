@@ -11,3 +11,4 @@ export * from './period.js';
 export * from './invoice.js';
 export * from './grants.js';
 export * from './liability.js';
+export * from './holds.js';

@@ -17,8 +17,10 @@ import { GrantsRepository } from './repositories/grants.repository.js';
 import { GrantsService } from './grants.service.js';
 import { CreditLiabilityService } from './credit-liability.service.js';
 import { GrantAllocationsExport } from './grant-allocations.export.js';
+import { HoldsRepository } from './repositories/holds.repository.js';
+import { HoldsService } from './holds.service.js';
 
-const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache, InvoicesRepository, InvoicingService, ExportsService, ReconciliationService, GrantsRepository, GrantsService, CreditLiabilityService, GrantAllocationsExport];
+const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache, InvoicesRepository, InvoicingService, ExportsService, ReconciliationService, GrantsRepository, GrantsService, CreditLiabilityService, GrantAllocationsExport, HoldsRepository, HoldsService];
 
 /** The DataSource and every repository, shared by the API and the worker. */
 @Module({})

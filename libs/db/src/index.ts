@@ -17,3 +17,6 @@ export * from './repositories/grants.repository.js';
 export * from './grants.service.js';
 export * from './credit-liability.service.js';
 export * from './grant-allocations.export.js';
+export * from './group-commit.js';
+export * from './repositories/holds.repository.js';
+export * from './holds.service.js';

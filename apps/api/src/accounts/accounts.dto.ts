@@ -67,6 +67,8 @@ export class BalanceResponse {
   @ApiProperty() as_of: string;
   @ApiProperty({ type: NextExpiry, nullable: true, description: 'the earliest expiry among active grants and what expires then' })
   next_expiry: NextExpiry | null;
+  @ApiProperty({ example: '0.0128', description: 'Σ of the active spend holds' }) held: string;
+  @ApiProperty({ example: '24.98719993', description: 'balance − held: what a new hold can take' }) available: string;
 }
 
 export class ApiKeyResponse {

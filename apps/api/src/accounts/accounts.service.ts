@@ -1,7 +1,7 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
-import { DEFAULT_GRANT_PRIORITY, LEDGER_SCALE, Money, canonicalJson, formatMoney, grantIdOf, parseDecimal, parseGrantTerms } from '@app/billing';
-import { AccountsRepository, ApiKeysRepository, GrantsService, LedgerRepository, type AccountRow, type LedgerRow } from '@app/db';
+import { DEFAULT_GRANT_PRIORITY, availableOf, LEDGER_SCALE, Money, canonicalJson, formatMoney, grantIdOf, parseDecimal, parseGrantTerms } from '@app/billing';
+import { AccountsRepository, ApiKeysRepository, GrantsService, HoldsRepository, LedgerRepository, type AccountRow, type LedgerRow } from '@app/db';
 import { type Page, type TimeRangePageQuery, decodeCursor, parseRange, toPage } from '../common/pagination.js';
 import { ProblemException, badRequest, conflict, notFound, unprocessable } from '../common/problem.js';
 import { newApiKey } from '../auth/api-keys.js';
@@ -19,6 +19,7 @@ export class AccountsService {
     private readonly keys: ApiKeysRepository,
     private readonly ledger: LedgerRepository,
     private readonly grants: GrantsService,
+    private readonly holds: HoldsRepository,
   ) {}
 
   async create(dto: CreateAccountDto): Promise<AccountResponse> {
@@ -33,16 +34,20 @@ export class AccountsService {
   }
 
   async balance(accountId: string): Promise<BalanceResponse> {
-    const [row, grants] = await Promise.all([this.require(accountId), this.grants.ofAccount(accountId)]);
+    const [row, grants, money] = await Promise.all([this.require(accountId), this.grants.ofAccount(accountId), this.holds.balanceAndHeld(accountId)]);
     const next = grants?.nextExpiry ?? null;
+    // Balance, held and available from one snapshot, so available = balance - held exactly.
+    const { balance, held } = money ?? { balance: new Money(row.balance), held: new Money(0) };
     return {
       account_id: row.account_id,
-      balance: formatMoney(new Money(row.balance)),
+      balance: formatMoney(balance),
       currency: row.currency.trim(),
-      status: statusOf(row.balance),
+      status: statusOf(balance.toFixed()),
       last_usage_at: row.last_usage_at?.toISOString() ?? null,
       as_of: row.as_of.toISOString(),
       next_expiry: next ? { at: next.at.toISOString(), amount: formatMoney(next.amount) } : null,
+      held: formatMoney(held),
+      available: formatMoney(availableOf(balance, held)),
     };
   }
 

@@ -45,7 +45,7 @@ export class ProblemFilter implements ExceptionFilter {
   private toProblem(exception: unknown): { problem: Problem; headers: Record<string, string> } {
     if (exception instanceof ProblemException) {
       return {
-        problem: problem(exception.getStatus(), exception.slug, exception.message, exception.errors),
+        problem: { ...problem(exception.getStatus(), exception.slug, exception.message, exception.errors), ...exception.extensions },
         headers: exception.headers,
       };
     }

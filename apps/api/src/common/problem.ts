@@ -23,6 +23,8 @@ export class ProblemException extends HttpException {
     detail: string,
     readonly errors?: FieldError[],
     readonly headers: Record<string, string> = {},
+    /** RFC 9457 extension members, beside type, title, status and detail (e.g. available, requested). */
+    readonly extensions: Record<string, unknown> = {},
   ) {
     super(detail, status);
   }

@@ -51,6 +51,7 @@ export class UsageEventResponse {
   @ApiProperty({ nullable: true, type: String, example: '0.0000487' }) cost: string | null;
   @ApiProperty({ nullable: true, type: Number }) rate_card_version: number | null;
   @ApiPropertyOptional({ nullable: true, type: String }) ledger_entry_id?: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'the spend hold the event named (settled by it when still active)' }) hold_id?: string | null;
   @ApiPropertyOptional({ enum: REJECTION_REASONS }) reason?: string;
   @ApiPropertyOptional() detail?: string;
   @ApiProperty() received_at: string;

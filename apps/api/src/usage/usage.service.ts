@@ -149,6 +149,7 @@ function toPricedEvent(row: PricedEventRow): UsageEventResponse {
     cost: formatMoney(new Money(row.cost)),
     rate_card_version: row.rate_card_version,
     ledger_entry_id: row.ledger_entry_id,
+    hold_id: row.hold_id,
     received_at: row.received_at.toISOString(),
   };
 }

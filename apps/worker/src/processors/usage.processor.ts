@@ -2,10 +2,10 @@ import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnAppl
 import { Job, Worker } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '@app/config';
+import { GroupCommit } from '@app/db';
 import { BulkJobs, type KeepJobs, redisConnection, type TakenJob, USAGE_JOB } from '@app/queue';
 import { type FlushResult, type PreparedJob, UsageIngestService } from '../ingest/usage-ingest.service.js';
 import { WorkerRedis } from '../ingest/worker-redis.js';
-import { GroupCommit } from './group-commit.js';
 
 /**
  * Jobs BullMQ's Worker runs at once. Batch jobs carry up to 1000 events each, so a few keep a

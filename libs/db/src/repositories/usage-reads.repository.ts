@@ -14,6 +14,7 @@ export interface PricedEventRow {
   cache_reported: boolean;
   cost: string;
   ledger_entry_id: string;
+  hold_id: string | null;
   received_at: Date;
 }
 
@@ -47,7 +48,7 @@ export class UsageReadsRepository {
   async pricedEvent(eventId: string): Promise<PricedEventRow | null> {
     const rows = await this.db.query(
       `SELECT event_id, account_id, model_id, endpoint, occurred_at, rate_card_version, input_tokens, cached_input_tokens,
-         output_tokens, cache_reported, cost, ledger_entry_id, received_at
+         output_tokens, cache_reported, cost, ledger_entry_id, hold_id, received_at
        FROM usage_events WHERE event_id = $1`,
       [eventId],
     );

@@ -22,25 +22,25 @@ export interface RecordOutcome {
  * ledger entry per account and upserts the hourly and monthly rollups: one statement, set-based.
  * Entry ids are drawn first so each event row names the debit that billed it.
  */
-export const RECORD_PRICED = `
+const recordPriced = (settleHolds: boolean) => `
 WITH input AS (
   SELECT * FROM json_to_recordset($1::json)
     AS t(event_id text, account_id text, model_id text, endpoint text, occurred_at timestamptz, rate_card_version int,
          input_tokens int, cached_input_tokens int, output_tokens int, cache_reported bool, cost numeric, content_hash text,
-         usage jsonb, metadata jsonb)
+         usage jsonb, metadata jsonb, hold_id text)
 ), entries AS (
   SELECT account_id, nextval(pg_get_serial_sequence('ledger_entries', 'entry_id')) AS entry_id
   FROM (SELECT DISTINCT account_id FROM input) accounts
 ), inserted AS (
   INSERT INTO usage_events (event_id, account_id, model_id, endpoint, occurred_at, rate_card_version, input_tokens,
-    cached_input_tokens, output_tokens, cache_reported, cost, content_hash, usage, metadata, ledger_entry_id)
+    cached_input_tokens, output_tokens, cache_reported, cost, content_hash, usage, metadata, hold_id, ledger_entry_id)
   SELECT i.event_id, i.account_id, i.model_id, i.endpoint, i.occurred_at, i.rate_card_version, i.input_tokens,
-    i.cached_input_tokens, i.output_tokens, i.cache_reported, i.cost, i.content_hash, i.usage, i.metadata, e.entry_id
+    i.cached_input_tokens, i.output_tokens, i.cache_reported, i.cost, i.content_hash, i.usage, i.metadata, i.hold_id, e.entry_id
   FROM input i JOIN entries e USING (account_id)
   ORDER BY i.event_id
   ON CONFLICT (event_id) DO NOTHING
   RETURNING event_id, account_id, model_id, occurred_at, rate_card_version, input_tokens, cached_input_tokens,
-    output_tokens, cost, ledger_entry_id
+    output_tokens, cost, ledger_entry_id, hold_id
 ), debits AS (
   SELECT account_id, ledger_entry_id, sum(cost) AS total, count(*)::int AS events, max(occurred_at) AS last_usage_at
   FROM inserted GROUP BY account_id, ledger_entry_id
@@ -79,8 +79,26 @@ WITH input AS (
     cached_input_tokens = m.cached_input_tokens + excluded.cached_input_tokens,
     output_tokens = m.output_tokens + excluded.output_tokens,
     cost = m.cost + excluded.cost
-)
+)${settleHolds ? SETTLE_HOLDS : ''}
 SELECT event_id FROM inserted`;
+
+/**
+ * Settles the holds the events name, when they are this account's and still active: the hold
+ * ends as settled at the event's cost, in the flush that debits it. A hold that is unknown,
+ * another account's, expired, released or already settled is left as it is; the event is billed
+ * all the same. Only in flushes where some event carries a hold_id.
+ */
+const SETTLE_HOLDS = `, settled AS (
+  INSERT INTO hold_ends (hold_id, kind, settled_amount, event_id)
+  SELECT DISTINCT ON (h.hold_id) h.hold_id, 'settled', i.cost, i.event_id
+  FROM inserted i JOIN holds h ON h.hold_id = i.hold_id AND h.account_id = i.account_id
+  WHERE i.hold_id IS NOT NULL AND h.expires_at > clock_timestamp()
+  ORDER BY h.hold_id, i.event_id
+  ON CONFLICT (hold_id) DO NOTHING
+)`;
+
+export const RECORD_PRICED = recordPriced(false);
+export const RECORD_PRICED_SETTLING = recordPriced(true);
 
 const RECORD_REJECTIONS = `
 INSERT INTO rejected_events (event_id, account_id, reason, detail, payload, payload_hash, source)
@@ -141,7 +159,7 @@ export class UsageRepository {
   }
 
   private async insertPriced(tx: EntityManager, events: PricedEvent[], reference: string): Promise<string[]> {
-    const rows: { event_id: string }[] = await tx.query(RECORD_PRICED, [pricedEventsJson(events), reference]);
+    const rows: { event_id: string }[] = await tx.query(events.some((e) => e.holdId) ? RECORD_PRICED_SETTLING : RECORD_PRICED, [pricedEventsJson(events), reference]);
     return rows.map((r) => r.event_id);
   }
 
@@ -183,6 +201,7 @@ export function pricedEventsJson(events: PricedEvent[]): string {
       content_hash: e.contentHash,
       usage: e.usage,
       metadata: e.metadata,
+      ...(e.holdId ? { hold_id: e.holdId } : {}),
     })),
   );
 }

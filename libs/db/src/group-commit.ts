@@ -6,8 +6,8 @@ interface Pending<T, R> {
 }
 
 /**
- * Group commit: items submitted while a flush is running wait and go together in the next one,
- * up to maxWeight per flush (an item is never split). Idle, an item flushes at once, alone.
+ * Group commit (the worker's flushes, the API's hold authorizations): items submitted while a
+ * flush is running wait and go together in the next one, up to maxWeight per flush (an item is never split). Idle, an item flushes at once, alone.
  * Each submit() settles with its own result once its flush has finished.
  */
 export class GroupCommit<T, R> {

@@ -1,0 +1,60 @@
+import { Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { type HoldRequest, Money, holdRequestKey } from '@app/billing';
+import { GroupCommit } from './group-commit.js';
+import { type AuthorizationInput, type AuthorizationRow, type HoldRecord, HoldsRepository } from './repositories/holds.repository.js';
+
+/** Authorizations decided by one database call at most. */
+export const MAX_AUTHORIZATION_BATCH = 500;
+
+export type Authorization =
+  | { outcome: 'held' | 'existing'; hold: HoldRecord; available: Money | null }
+  | { outcome: 'declined'; requested: Money; available: Money }
+  | { outcome: 'conflict'; holdId: string }
+  | { outcome: 'unknown_account' };
+
+/**
+ * Authorizations are group-committed: requests that arrive while one call of authorize_holds is
+ * in the database go together in the next (any accounts; each account's in the order they
+ * came), so a hot account, or a thousand, cost one round trip and one commit per batch, not
+ * one per request. Every decision is still made under the account's lock, with every earlier
+ * hold counted, so concurrent requests never hold more than is available.
+ */
+@Injectable()
+export class HoldsService {
+  private readonly group = new GroupCommit<AuthorizationInput, AuthorizationRow>((batch) => this.holds.authorize(batch), MAX_AUTHORIZATION_BATCH);
+
+  constructor(private readonly holds: HoldsRepository) {}
+
+  async authorize(accountId: string, request: HoldRequest): Promise<Authorization> {
+    const holdId = request.holdId ?? `hold_${randomBytes(12).toString('hex')}`;
+    const row = await this.group.submit({ accountId, holdId, amount: request.amount, ttlSeconds: request.ttlSeconds, requestKey: holdRequestKey(accountId, request) }, 1);
+    switch (row.outcome) {
+      case 'held':
+        return { outcome: 'held', available: row.available, hold: (await this.holds.find(holdId))! };
+      case 'existing':
+        // Answered as it is now: it may have been settled or released since.
+        return { outcome: 'existing', available: null, hold: (await this.holds.find(holdId))! };
+      case 'declined':
+        return { outcome: 'declined', requested: request.amount, available: row.available! };
+      case 'conflict':
+        return { outcome: 'conflict', holdId };
+      case 'unknown_account':
+        return { outcome: 'unknown_account' };
+    }
+  }
+
+  find(holdId: string): Promise<HoldRecord | null> {
+    return this.holds.find(holdId);
+  }
+
+  list(accountId: string, query: Parameters<HoldsRepository['list']>[1]): Promise<HoldRecord[]> {
+    return this.holds.list(accountId, query);
+  }
+
+  /** Releases an active hold; a settled or expired one is answered as it is. Null: no such hold. */
+  async release(holdId: string): Promise<HoldRecord | null> {
+    await this.holds.release(holdId);
+    return this.holds.find(holdId);
+  }
+}

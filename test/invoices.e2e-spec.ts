@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
 import { Queue } from 'bullmq';
+import { parse } from 'csv-parse/sync';
+import type request from 'supertest';
 import { spawnSync } from 'node:child_process';
 import { InvoiceScheduler } from '../apps/worker/src/processors/invoice.scheduler.js';
 import { redisConnection } from '../libs/queue/src/index.js';
 import { DataSource } from 'typeorm';
 import { ADMIN, bearer, drained, producer, startApi, startWorker, uniqueQueueName, type TestApi } from './support/api.js';
-import { createAccount, createKey, credit, usageEvent } from './support/factories.js';
+import { createAccount, createKey, credit, uniqueId, usageEvent } from './support/factories.js';
 import { scratchDatabase } from './support/scratch.js';
 
 // Its own database: this spec adds back-dated rate card versions, which would reprice everyone else's events.
@@ -174,6 +176,49 @@ describe('lifecycle', () => {
     expect(rows.map((r: { number: string }) => r.number)).toEqual(['INV-2026-02-000001', 'INV-2026-02-000002', 'INV-2026-02-000003']);
   });
 
+  it('widens the number past 999,999 invoices in a month instead of truncating it, and keeps lists, exports and PDFs in number order', async () => {
+    // Ids that sort first: new invoices are numbered in account order.
+    const prefix = uniqueId('0wide');
+    const accounts = [`${prefix}-a`, `${prefix}-b`, `${prefix}-c`];
+    for (const account_id of accounts) await createAccount(api, { account_id });
+    await send(accounts.map((a) => at(a, '2026-06-12T00:00:00Z', { prompt_tokens: 7, completion_tokens: 7 })));
+    // As if 999,998 invoices of the month were already out.
+    await db.query(`INSERT INTO invoice_counters (period, last) VALUES ('2026-06-01', 999998) ON CONFLICT (period) DO UPDATE SET last = 999998`);
+    await generate('2026-06');
+    const numbers = async (account: string) =>
+      (await api.http().get(`/v1/accounts/${account}/invoices`).set(ADMIN).expect(200)).body.data.map((i: { number: string }) => i.number);
+    expect(await Promise.all(accounts.map(numbers))).toEqual([['INV-2026-06-999999'], ['INV-2026-06-1000000'], ['INV-2026-06-1000001']]);
+
+    // A reissue gets the next number; the account's list stays newest first, page by page.
+    const first = await invoiceOf(accounts[0], '2026-06');
+    await api.http().post(`/v1/invoices/${first.invoice_id}/finalize`).set(ADMIN).expect(200);
+    await api.http().post(`/v1/invoices/${first.invoice_id}/void`).set(ADMIN).expect(200);
+    await generate('2026-06');
+    expect(await numbers(accounts[0])).toEqual(['INV-2026-06-1000002', 'INV-2026-06-999999']);
+    const page1 = (await api.http().get(`/v1/accounts/${accounts[0]}/invoices?limit=1`).set(ADMIN).expect(200)).body;
+    const page2 = (await api.http().get(`/v1/accounts/${accounts[0]}/invoices?limit=1&cursor=${page1.next_cursor}`).set(ADMIN).expect(200)).body;
+    expect([...page1.data, ...page2.data].map((i: { number: string }) => i.number)).toEqual(['INV-2026-06-1000002', 'INV-2026-06-999999']);
+    expect(page2.next_cursor).toBeNull();
+
+    const csv = (await api.http().get('/v1/exports/invoices.csv?period=2026-06').set(ADMIN).expect(200)).text;
+    const rows = (parse(csv, { columns: true }) as Record<string, string>[]).filter((r) => accounts.includes(r.account_id));
+    expect(rows.map((r) => [r.invoice_number, r.status, r.token_class])).toEqual([
+      ['INV-2026-06-999999', 'void', 'input'],
+      ['INV-2026-06-999999', 'void', 'output'],
+      ['INV-2026-06-1000000', 'draft', 'input'],
+      ['INV-2026-06-1000000', 'draft', 'output'],
+      ['INV-2026-06-1000001', 'draft', 'input'],
+      ['INV-2026-06-1000001', 'draft', 'output'],
+      ['INV-2026-06-1000002', 'draft', 'input'],
+      ['INV-2026-06-1000002', 'draft', 'output'],
+    ]);
+
+    const reissued = await invoiceOf(accounts[0], '2026-06');
+    const pdf = await api.http().get(`/v1/invoices/${reissued.invoice_id}/pdf`).set(ADMIN).buffer(true).parse(binary).expect(200);
+    expect(pdf.headers['content-disposition']).toBe('inline; filename="INV-2026-06-1000002.pdf"');
+    expect(await pdfText(pdf.body as Buffer)).toContain('INV-2026-06-1000002');
+  });
+
   it('refuses what the lifecycle forbids, with 409', async () => {
     const { account_id } = await createAccount(api);
     await send([at(account_id, '2026-01-10T00:00:00Z', { prompt_tokens: 1, completion_tokens: 1 }), at(account_id, '2026-02-10T00:00:00Z', { prompt_tokens: 1, completion_tokens: 1 })]);
@@ -237,11 +282,7 @@ describe('access and PDF', () => {
     await send([at(account_id, '2026-02-20T00:00:00Z', { prompt_tokens: 123456, completion_tokens: 7890 })]);
     await generate('2026-02');
     const invoice = await invoiceOf(account_id, '2026-02');
-    const res = await api.http().get(`/v1/invoices/${invoice.invoice_id}/pdf`).set(ADMIN).buffer(true).parse((response, done) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => done(null, Buffer.concat(chunks)));
-    }).expect(200);
+    const res = await api.http().get(`/v1/invoices/${invoice.invoice_id}/pdf`).set(ADMIN).buffer(true).parse(binary).expect(200);
     expect(res.headers['content-type']).toBe('application/pdf');
     expect(res.headers['content-disposition']).toBe(`inline; filename="${invoice.number}.pdf"`);
     const text = await pdfText(res.body as Buffer);
@@ -252,6 +293,13 @@ describe('access and PDF', () => {
     }
   });
 });
+
+/** Supertest parser that keeps a response body as bytes. */
+function binary(response: request.Response, done: (error: Error | null, body: Buffer) => void) {
+  const chunks: Buffer[] = [];
+  response.on('data', (chunk: Buffer) => chunks.push(chunk));
+  response.on('end', () => done(null, Buffer.concat(chunks)));
+}
 
 async function pdfText(pdf: Buffer): Promise<string> {
   const { getDocument } = await import('pdfjs-dist/legacy/build/pdf.mjs');

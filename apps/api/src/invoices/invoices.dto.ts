@@ -27,7 +27,7 @@ export class InvoiceLineResponse {
 
 export class InvoiceResponse {
   @ApiProperty() invoice_id: string;
-  @ApiProperty({ example: 'INV-2026-11-000123' }) number: string;
+  @ApiProperty({ example: 'INV-2026-11-000123', description: 'INV-YYYY-MM- then a sequence of at least six digits (more once a month passes 999,999), gapless per month' }) number: string;
   @ApiProperty() account_id: string;
   @ApiProperty() account_name: string;
   @ApiProperty({ example: '2026-11' }) period: string;

@@ -86,6 +86,16 @@ const OWED_BY_FINALIZED = (start: string, months: string) => `f.status = 'finali
   AND f.period >= ${start} - make_interval(months => ${months})
   AND NOT EXISTS (SELECT 1 FROM invoices d WHERE d.account_id = f.account_id AND d.status = 'draft' AND d.period > f.period AND d.period < ${start})`;
 
+/**
+ * The number's sequence part: at least six digits, more when the month needs them (lpad alone would
+ * cut 1000000 down to 100000). Numbers of one month therefore sort by length first, then as text.
+ */
+const SEQUENCE_DIGITS = (n: string) => `lpad((${n})::text, greatest(6, length((${n})::text)), '0')`;
+/** Sort keys that put invoice numbers in issue order: month, then sequence (see SEQUENCE_DIGITS). */
+const numberKeys = (number: string) => [`left(${number}, 11)`, `length(${number})`, number];
+/** An ORDER BY list of invoice numbers in issue order (or its reverse). */
+export const NUMBER_ORDER = (number: string, direction: 'ASC' | 'DESC' = 'ASC') => numberKeys(number).map((key) => `${key} ${direction}`).join(', ');
+
 const INVOICE_COLUMNS = `i.invoice_id, i.number, i.account_id, a.name AS account_name, to_char(i.period, 'YYYY-MM') AS period, i.status,
   trim(i.currency) AS currency, i.opening_balance::text, i.credits_total::text, i.usage_total::text,
   i.usage_total_rounded::text, i.closing_balance::text, i.created_at, i.updated_at, i.finalized_at, i.voided_at`;
@@ -200,7 +210,7 @@ export class InvoicesRepository {
       const first = last - fresh.length + 1;
       const ids: { invoice_id: string }[] = await tx.query(
         `INSERT INTO invoices (invoice_id, number, account_id, period, opening_balance, credits_total, usage_total, usage_total_rounded, closing_balance)
-         SELECT 'inv_' || replace(gen_random_uuid()::text, '-', ''), 'INV-' || $1 || '-' || lpad((($2::int) + n - 1)::text, 6, '0'),
+         SELECT 'inv_' || replace(gen_random_uuid()::text, '-', ''), 'INV-' || $1 || '-' || ${SEQUENCE_DIGITS('($2::int) + n - 1')},
            account_id, $3::date, opening, credits, usage_total, rounded, closing
          FROM unnest($4::text[], $5::numeric[], $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[]) WITH ORDINALITY
            AS t(account_id, opening, credits, usage_total, rounded, closing, n)
@@ -285,13 +295,14 @@ export class InvoicesRepository {
   listForAccount(accountId: string, query: { before?: string; limit: number }): Promise<InvoiceRow[]> {
     return this.db.query(
       `SELECT ${INVOICE_COLUMNS} FROM invoices i JOIN accounts a USING (account_id)
-       WHERE i.account_id = $1 AND ($2::text IS NULL OR i.number < $2) ORDER BY i.number DESC LIMIT $3`,
+       WHERE i.account_id = $1 AND ($2::text IS NULL OR (${numberKeys('i.number').join(', ')}) < (${numberKeys('$2::text').join(', ')}))
+       ORDER BY ${NUMBER_ORDER('i.number', 'DESC')} LIMIT $3`,
       [accountId, query.before ?? null, query.limit],
     );
   }
 
   draftsOf(period: string): Promise<{ invoice_id: string; number: string }[]> {
-    return this.db.query(`SELECT invoice_id, number FROM invoices WHERE period = $1::date AND status = 'draft' ORDER BY number`, [month(period)]);
+    return this.db.query(`SELECT invoice_id, number FROM invoices WHERE period = $1::date AND status = 'draft' ORDER BY ${NUMBER_ORDER('number')}`, [month(period)]);
   }
 
   /** The live invoice just before this one for the same account, if any. */

@@ -153,6 +153,36 @@ describe('monthly invoices', () => {
     expect(balance).toBe('-0.000082');
   });
 
+  it('bills late usage of a month that has no invoice on the next one, and the chain ends at the balance', async () => {
+    const { account_id } = await createAccount(api);
+    // 100k x 0.04 + 10k x 0.07 = 0.0047
+    await send([at(account_id, '2026-09-20T00:00:00Z', { prompt_tokens: 100_000, completion_tokens: 10_000 })]);
+    await generate('2026-09');
+    const september = await invoiceOf(account_id, '2026-09');
+    await api.http().post(`/v1/invoices/${september.invoice_id}/finalize`).set(ADMIN).expect(200);
+    await generate('2026-10');
+    expect(await invoiceOf(account_id, '2026-10')).toBeUndefined();
+
+    // 200k x 0.04 = 0.008 for October, arriving after October was invoiced; 100k x 0.04 = 0.004 for November.
+    await send([at(account_id, '2026-10-31T23:59:00Z', { prompt_tokens: 200_000, completion_tokens: 0 }), at(account_id, '2026-11-10T00:00:00Z', { prompt_tokens: 100_000, completion_tokens: 0 })]);
+    await generate('2026-11');
+    const november = await invoiceOf(account_id, '2026-11');
+    expect(november).toMatchObject({ opening_balance: '-0.0047', usage_total: '0.012', closing_balance: '-0.0167' });
+    expect(november.lines.map((l: { usage_period: string; late: boolean; token_class: string; tokens: number; amount: string }) => [l.usage_period, l.late, l.token_class, l.tokens, l.amount])).toEqual([
+      ['2026-11', false, 'input', 100_000, '0.004'],
+      ['2026-10', true, 'input', 200_000, '0.008'],
+    ]);
+    expect((await api.http().get(`/v1/accounts/${account_id}/balance`).set(ADMIN)).body.balance).toBe('-0.0167');
+
+    // Invoicing October now gives it its own usage back; the November draft keeps only November's.
+    await generate('2026-10');
+    expect(await invoiceOf(account_id, '2026-10')).toMatchObject({ opening_balance: '-0.0047', usage_total: '0.008', closing_balance: '-0.0127', lines: [expect.objectContaining({ late: false, tokens: 200_000 })] });
+    expect(await invoiceOf(account_id, '2026-11')).toMatchObject({ opening_balance: '-0.0127', usage_total: '0.004', closing_balance: '-0.0167', lines: [expect.objectContaining({ late: false, tokens: 100_000 })] });
+    const report = (await api.http().get('/v1/reconciliation').set(ADMIN).expect(200)).body;
+    expect(report.discrepancies).toEqual([]);
+    expect(report.ok).toBe(true);
+  });
+
   it('counts credits in their month and ties out: opening + credits - usage = closing', async () => {
     const { account_id } = await createAccount(api);
     await credit(api, account_id, '25.00');

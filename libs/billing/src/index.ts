@@ -9,3 +9,4 @@ export * from './errors.js';
 export * from './batch.js';
 export * from './period.js';
 export * from './invoice.js';
+export * from './invoice-chain.js';

@@ -183,6 +183,65 @@ describe('monthly invoices', () => {
     expect(report.ok).toBe(true);
   });
 
+  /** September finalized with 100k input tokens, then 50k more September tokens arrive and October is invoiced. */
+  async function septemberWithLateUsageOnOctober() {
+    const { account_id } = await createAccount(api);
+    await send([at(account_id, '2026-09-10T00:00:00Z', { prompt_tokens: 100_000, completion_tokens: 0 })]);
+    await generate('2026-09');
+    const september = await invoiceOf(account_id, '2026-09');
+    await api.http().post(`/v1/invoices/${september.invoice_id}/finalize`).set(ADMIN).expect(200);
+    await send([at(account_id, '2026-09-30T12:00:00Z', { prompt_tokens: 50_000, completion_tokens: 0 })]);
+    await generate('2026-10');
+    const october = await invoiceOf(account_id, '2026-10');
+    expect(october.lines).toEqual([expect.objectContaining({ usage_period: '2026-09', late: true, tokens: 50_000, amount: '0.002' })]);
+    return { account_id, september, october };
+  }
+  const liveUsage = async (accountId: string) =>
+    (await db.query(`SELECT coalesce(sum(usage_total), 0)::text AS total FROM invoices WHERE account_id = $1 AND status <> 'void'`, [accountId]))[0].total;
+
+  it('refuses to void a month while a later finalized invoice opens where it closes and carries its late usage', async () => {
+    const { account_id, september, october } = await septemberWithLateUsageOnOctober();
+    await api.http().post(`/v1/invoices/${october.invoice_id}/finalize`).set(ADMIN).expect(200);
+    const refused = await api.http().post(`/v1/invoices/${september.invoice_id}/void`).set(ADMIN).expect(409);
+    expect(refused.body.detail).toBe(
+      `${september.number} cannot be voided while ${october.number} is finalized: the finalized invoices after it open where it closes, and bill 50000 tokens of 2026-09 as late usage. Void invoices newest first, then invoice the months again in order.`,
+    );
+    expect((await api.http().get(`/v1/invoices/${september.invoice_id}`).set(ADMIN)).body.status).toBe('finalized');
+
+    // Newest first, then reissued in order: the 150k tokens of September are billed once, on September.
+    await api.http().post(`/v1/invoices/${october.invoice_id}/void`).set(ADMIN).expect(200);
+    await api.http().post(`/v1/invoices/${september.invoice_id}/void`).set(ADMIN).expect(200);
+    await generate('2026-09');
+    await generate('2026-10');
+    expect(await invoiceOf(account_id, '2026-09')).toMatchObject({ usage_total: '0.006', lines: [expect.objectContaining({ late: false, tokens: 150_000 })] });
+    expect(await invoiceOf(account_id, '2026-10')).toBeUndefined();
+    expect(await liveUsage(account_id)).toBe('0.006000000000000000');
+  });
+
+  it('refuses to void a month under a later finalized invoice even when that one carries none of its usage', async () => {
+    const { account_id } = await createAccount(api);
+    await send([at(account_id, '2026-07-10T00:00:00Z', { prompt_tokens: 10, completion_tokens: 0 }), at(account_id, '2026-08-10T00:00:00Z', { prompt_tokens: 10, completion_tokens: 0 })]);
+    await generate('2026-07');
+    await generate('2026-08');
+    const [july, august] = [await invoiceOf(account_id, '2026-07'), await invoiceOf(account_id, '2026-08')];
+    for (const invoice of [july, august]) await api.http().post(`/v1/invoices/${invoice.invoice_id}/finalize`).set(ADMIN).expect(200);
+    const refused = await api.http().post(`/v1/invoices/${july.invoice_id}/void`).set(ADMIN).expect(409);
+    expect(refused.body.detail).toBe(
+      `${july.number} cannot be voided while ${august.number} is finalized: the finalized invoices after it open where it closes. Void invoices newest first, then invoice the months again in order.`,
+    );
+  });
+
+  it('reissues a voided month without billing twice what a later draft carried for it', async () => {
+    const { account_id, september, october } = await septemberWithLateUsageOnOctober();
+    await api.http().post(`/v1/invoices/${september.invoice_id}/void`).set(ADMIN).expect(200);
+    // Until September is invoiced again, its usage is owed by the next open invoice.
+    expect(await invoiceOf(account_id, '2026-10')).toMatchObject({ invoice_id: october.invoice_id, usage_total: '0.006', lines: [expect.objectContaining({ usage_period: '2026-09', late: true, tokens: 150_000 })] });
+    await generate('2026-09');
+    expect(await invoiceOf(account_id, '2026-09')).toMatchObject({ opening_balance: '0', usage_total: '0.006', closing_balance: '-0.006', lines: [expect.objectContaining({ late: false, tokens: 150_000 })] });
+    expect(await invoiceOf(account_id, '2026-10')).toMatchObject({ invoice_id: october.invoice_id, opening_balance: '-0.006', usage_total: '0', closing_balance: '-0.006', lines: [] });
+    expect(await liveUsage(account_id)).toBe('0.006000000000000000');
+  });
+
   it('counts credits in their month and ties out: opening + credits - usage = closing', async () => {
     const { account_id } = await createAccount(api);
     await credit(api, account_id, '25.00');

@@ -87,7 +87,11 @@ export class InvoicingService {
     });
   }
 
-  /** A finalized invoice can be voided (and its month invoiced again); a draft cannot. */
+  /**
+   * A finalized invoice can be voided (and its month invoiced again) while no later invoice of the
+   * account is finalized: those open where it closes, and may bill its late usage. A draft cannot.
+   * The account's drafts are rebuilt at once: the voided month's usage is owed again.
+   */
   void(invoiceId: string): Promise<InvoiceRow> {
     return this.invoices.locked(async (tx) => {
       const invoice = await this.require(invoiceId, tx);
@@ -95,7 +99,16 @@ export class InvoicingService {
       if (invoice.status === 'draft') {
         throw new BillingException(BillingExceptionCode.CONFLICT, `Invoice ${invoice.number} is a draft: only a finalized invoice can be voided.`);
       }
+      const later = await this.invoices.finalizedAfter(tx, invoice);
+      if (later) {
+        const late = later.late_tokens === '0' ? '' : `, and bill ${later.late_tokens} tokens of ${invoice.period} as late usage`;
+        throw new BillingException(
+          BillingExceptionCode.CONFLICT,
+          `${invoice.number} cannot be voided while ${later.newest} is finalized: the finalized invoices after it open where it closes${late}. Void invoices newest first, then invoice the months again in order.`,
+        );
+      }
       await this.invoices.setStatus(tx, invoiceId, 'void');
+      await this.rebuild(tx, [invoice.account_id]);
       return (await this.invoices.find(invoiceId, tx))!;
     });
   }

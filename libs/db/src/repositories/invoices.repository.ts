@@ -311,6 +311,18 @@ export class InvoicesRepository {
     return rows[0] ?? null;
   }
 
+  /** The account's finalized invoices after this one: the newest, and the tokens of this one's month they bill as late usage. */
+  async finalizedAfter(tx: EntityManager, invoice: InvoiceRow): Promise<{ newest: string; late_tokens: string } | null> {
+    const rows = await tx.query(
+      `SELECT (array_agg(i.number ORDER BY i.period DESC))[1] AS newest, coalesce(sum(l.tokens), 0)::text AS late_tokens
+       FROM invoices i LEFT JOIN invoice_lines l ON l.invoice_id = i.invoice_id AND l.usage_period = $2::date
+       WHERE i.account_id = $1 AND i.status = 'finalized' AND i.period > $2::date
+       HAVING count(*) > 0`,
+      [invoice.account_id, month(invoice.period)],
+    );
+    return rows[0] ?? null;
+  }
+
   async setStatus(tx: EntityManager, invoiceId: string, status: 'finalized' | 'void'): Promise<void> {
     await tx.query(
       status === 'finalized'

@@ -242,6 +242,41 @@ describe('monthly invoices', () => {
     expect(await liveUsage(account_id)).toBe('0.006000000000000000');
   });
 
+  it('invoices a skipped month after a later one was finalized with its credits only, and its late usage goes to the next open invoice', async () => {
+    const { account_id } = await createAccount(api);
+    await send([at(account_id, '2026-08-10T00:00:00Z', { prompt_tokens: 250_000, completion_tokens: 0 })]);
+    await generate('2026-08');
+    await api.http().post(`/v1/invoices/${(await invoiceOf(account_id, '2026-08')).invoice_id}/finalize`).set(ADMIN).expect(200);
+    // A credit made in September (written as the service would have then), and September is skipped.
+    await db.transaction(async (tx) => {
+      const [{ balance }] = await tx.query('SELECT (balance + 5)::text AS balance FROM account_balances WHERE account_id = $1 FOR UPDATE', [account_id]);
+      await tx.query('UPDATE account_balances SET balance = $2 WHERE account_id = $1', [account_id, balance]);
+      await tx.query(
+        "INSERT INTO ledger_entries (account_id, kind, credit_kind, amount, balance_after, idempotency_key, created_at) VALUES ($1, 'credit', 'purchase', 5, $2, 'september', '2026-09-15T00:00:00Z')",
+        [account_id, balance],
+      );
+    });
+    await send([at(account_id, '2026-10-10T00:00:00Z', { prompt_tokens: 250_000, completion_tokens: 0 })]);
+    await generate('2026-10');
+    const october = await invoiceOf(account_id, '2026-10');
+    expect(october).toMatchObject({ opening_balance: '4.99', usage_total: '0.01', closing_balance: '4.98' });
+    await api.http().post(`/v1/invoices/${october.invoice_id}/finalize`).set(ADMIN).expect(200);
+
+    await send([at(account_id, '2026-09-30T00:00:00Z', { prompt_tokens: 250_000, completion_tokens: 0 })]);
+    await generate('2026-09');
+    expect(await invoiceOf(account_id, '2026-09')).toMatchObject({ status: 'draft', opening_balance: '-0.01', credits_total: '5', usage_total: '0', closing_balance: '4.99', lines: [] });
+    await generate('2026-11');
+    expect(await invoiceOf(account_id, '2026-11')).toMatchObject({
+      opening_balance: '4.98',
+      usage_total: '0.01',
+      closing_balance: '4.97',
+      lines: [expect.objectContaining({ usage_period: '2026-09', late: true, tokens: 250_000 })],
+    });
+    expect((await api.http().get(`/v1/accounts/${account_id}/balance`).set(ADMIN)).body.balance).toBe('4.97');
+    const report = (await api.http().get('/v1/reconciliation').set(ADMIN).expect(200)).body;
+    expect(report.discrepancies).toEqual([]);
+  });
+
   it('counts credits in their month and ties out: opening + credits - usage = closing', async () => {
     const { account_id } = await createAccount(api);
     await credit(api, account_id, '25.00');

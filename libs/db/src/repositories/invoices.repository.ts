@@ -122,8 +122,9 @@ export class InvoicesRepository {
   /**
    * Accounts that get an invoice for the month (all but those whose invoice for it is final):
    * those with a draft for it or credits in it, and those with usage of the month or earlier that
-   * no finalized invoice bills, that no draft of a month in between will carry, and that no
-   * finalized invoice of a later month keeps this one from carrying (see planDrafts).
+   * no finalized invoice bills and that its invoice would carry (see planDrafts): no finalized
+   * invoice of a later month keeps it from carrying usage, and no open draft (one with no
+   * finalized invoice after it) of a month in between carries that usage first.
    */
   async accountsToInvoice(period: string): Promise<string[]> {
     const rows: { account_id: string }[] = await this.db.query(
@@ -143,8 +144,10 @@ export class InvoicesRepository {
          SELECT account_id FROM ledger_entries, bounds WHERE kind <> 'usage' AND created_at >= s AND created_at < e
          UNION SELECT account_id FROM invoices WHERE period = $1::date AND status = 'draft'
          UNION SELECT o.account_id FROM unbilled o
-           WHERE NOT EXISTS (SELECT 1 FROM invoices d WHERE d.account_id = o.account_id AND d.status = 'draft' AND d.period >= o.month AND d.period < $1::date)
-             AND NOT EXISTS (SELECT 1 FROM invoices f WHERE f.account_id = o.account_id AND f.status = 'finalized' AND f.period > $1::date)
+           WHERE NOT EXISTS (SELECT 1 FROM invoices f WHERE f.account_id = o.account_id AND f.status = 'finalized' AND f.period > $1::date)
+             AND NOT EXISTS (
+               SELECT 1 FROM invoices d WHERE d.account_id = o.account_id AND d.status = 'draft' AND d.period >= o.month AND d.period < $1::date
+                 AND NOT EXISTS (SELECT 1 FROM invoices f WHERE f.account_id = d.account_id AND f.status = 'finalized' AND f.period > d.period))
        ) candidates
        WHERE NOT EXISTS (SELECT 1 FROM invoices x WHERE x.account_id = candidates.account_id AND x.period = $1::date AND x.status = 'finalized')
        ORDER BY account_id`,

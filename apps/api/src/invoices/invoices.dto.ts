@@ -9,9 +9,9 @@ export class GenerateInvoicesDto {
 
 export class GenerationResponse {
   @ApiProperty({ example: '2026-11' }) period: string;
-  @ApiProperty({ description: 'accounts with activity (or late usage) in the month' }) accounts: number;
+  @ApiProperty({ description: 'accounts invoiced for the month: a draft of it already, credits in it, or usage (of it or late) that its invoice carries' }) accounts: number;
   @ApiProperty({ description: 'new draft invoices' }) created: number;
-  @ApiProperty({ description: 'drafts rebuilt with the latest usage' }) refreshed: number;
+  @ApiProperty({ description: 'drafts of the month rebuilt with the latest usage (the accounts\' other drafts are rebuilt with them)' }) refreshed: number;
 }
 
 export class InvoiceLineResponse {

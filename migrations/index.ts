@@ -4,9 +4,21 @@ import { SeedLaunchCatalog1795000000001 } from './1795000000001-SeedLaunchCatalo
 import { Invoices1795000000002 } from './1795000000002-Invoices.js';
 import { ExportOrderIndex1795000000003 } from './1795000000003-ExportOrderIndex.js';
 import { MonthlyRollups1795000000004 } from './1795000000004-MonthlyRollups.js';
+import { InvoiceUsageSeen1795000001000 } from './1795000001000-InvoiceUsageSeen.js';
 import { CreditGrants1795000010000 } from './1795000010000-CreditGrants.js';
 import { StructuralLedgerIndex1795000010001 } from './1795000010001-StructuralLedgerIndex.js';
 import { CreditLiability1795000010002 } from './1795000010002-CreditLiability.js';
 import { SpendHolds1795000011000 } from './1795000011000-SpendHolds.js';
 
-export const migrations = [InitialSchema1795000000000, SeedLaunchCatalog1795000000001, Invoices1795000000002, ExportOrderIndex1795000000003, MonthlyRollups1795000000004, CreditGrants1795000010000, StructuralLedgerIndex1795000010001, CreditLiability1795000010002, SpendHolds1795000011000];
+export const migrations = [
+  InitialSchema1795000000000,
+  SeedLaunchCatalog1795000000001,
+  Invoices1795000000002,
+  ExportOrderIndex1795000000003,
+  MonthlyRollups1795000000004,
+  InvoiceUsageSeen1795000001000,
+  CreditGrants1795000010000,
+  StructuralLedgerIndex1795000010001,
+  CreditLiability1795000010002,
+  SpendHolds1795000011000,
+];

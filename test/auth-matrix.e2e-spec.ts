@@ -56,6 +56,10 @@ const EXPECTED: Record<string, Access> = {
   'GET /v1/reports/credit-liability': 'admin',
   'GET /v1/exports/credit-liability.csv': 'admin',
   'GET /v1/exports/grant-allocations.csv': 'admin',
+  'POST /v1/accounts/{id}/holds': 'admin',
+  'GET /v1/accounts/{id}/holds': 'own',
+  'GET /v1/holds/{hold_id}': 'own-invoice',
+  'POST /v1/holds/{hold_id}/release': 'admin',
 };
 
 /** Public pages that are not in the document itself (the OpenAPI UI and its JSON). */
@@ -86,6 +90,7 @@ const fx = {
   eventId: '',
   invoiceId: '',
   grantId: '',
+  holdId: '',
 };
 
 /** Well-formed like a real account key (bk_<16 hex>_<43 base64url>) but never issued. */
@@ -110,6 +115,7 @@ function concrete(route: string): Concrete {
     .replace('{event_id}', encodeURIComponent(fx.eventId))
     .replace('{invoice_id}', encodeURIComponent(fx.invoiceId))
     .replace('{grant_id}', encodeURIComponent(fx.grantId))
+    .replace('{hold_id}', encodeURIComponent(fx.holdId))
     .replace('{version}', '1');
   const m = method.toLowerCase() as Concrete['method'];
   const query: Record<string, string> = {
@@ -135,6 +141,7 @@ function concrete(route: string): Concrete {
     'POST /v1/accounts/{id}/credits': () => ({ amount: '1.00', kind: 'purchase', reference: 'auth-matrix' }),
     'POST /v1/usage-events': () => ({ events: [usageEvent(fx.a, { usage: { prompt_tokens: 1, completion_tokens: 1 } })] }),
     'POST /v1/invoices/generate': () => ({ period: PERIOD }),
+    'POST /v1/accounts/{id}/holds': () => ({ amount: '0.01' }),
   };
   return {
     method: m,
@@ -212,6 +219,7 @@ beforeAll(async () => {
   fx.spareKeyId = (await key(fx.a)).key_id;
   await credit(api, fx.a, '10.00');
   fx.grantId = (await credit(api, fx.a, '0.01', 'promotional')).grant_id;
+  fx.holdId = (await api.http().post(`/v1/accounts/${fx.a}/holds`).set(ADMIN).send({ hold_id: uniqueId('matrix-hold'), amount: '0.01' }).expect(201)).body.hold_id;
 
   // An invoice for A: usage in an earlier month, through the queue, then generation.
   const event = usageEvent(fx.a, { occurred_at: `${PERIOD}-15T12:00:00Z` });

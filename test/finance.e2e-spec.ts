@@ -88,6 +88,8 @@ describe('exports', () => {
   it('invoices.csv has one row per invoice line, with number, account and status, names intact', async () => {
     const { rows } = await csv('/v1/exports/invoices.csv?period=2026-11');
     expect(rows.map((r) => [r.account_name, r.token_class, r.amount, r.status, r.late]).sort()).toEqual([
+      ['Comma, Inc.', 'input', '0.00000004', 'draft', 'true'],
+      ['Comma, Inc.', 'output', '0.00000007', 'draft', 'true'],
       ['Line\nBreak GmbH', 'cached_input', '0.0000001', 'draft', 'false'],
       ['Quote "Q" Ltd', 'input', '0.01048576', 'draft', 'false'],
       ['Quote "Q" Ltd', 'output', '0.00229376', 'draft', 'false'],
@@ -181,6 +183,9 @@ describe('reconciliation', () => {
       'monthly_rollups_match_hourly',
       'invoices_tie_out',
       'invoices_chain',
+      'invoices_open_at_ledger',
+      'invoices_bill_usage_once',
+      'invoices_bill_all_usage',
       'no_event_priced_and_rejected',
       'grants_fold_to_balances',
       'grant_endings_match_remaining',
@@ -236,8 +241,57 @@ describe('reconciliation', () => {
       (tx) => tx.query("UPDATE invoice_lines SET tokens = tokens + 1000000, amount = (tokens + 1000000) * unit_price_per_million * 0.000001 WHERE invoice_id = $1 AND token_class = 'input'", [invoice.invoice_id]),
       (tx) => tx.query("UPDATE invoice_lines SET tokens = tokens - 1000000, amount = (tokens - 1000000) * unit_price_per_million * 0.000001 WHERE invoice_id = $1 AND token_class = 'input'", [invoice.invoice_id]),
     );
-    expect(failed(report)).toEqual(['invoices_tie_out']);
-    expect(report.discrepancies).toEqual([expect.objectContaining({ subject: 'invoice', id: invoice.number })]);
+    // A million more input tokens than were used: the totals no longer tie out, and usage is billed beyond what happened.
+    expect(failed(report)).toEqual(['invoices_tie_out', 'invoices_bill_usage_once']);
+    expect(report.discrepancies).toEqual([
+      expect.objectContaining({ check: 'invoices_tie_out', subject: 'invoice', id: invoice.number }),
+      { check: 'invoices_bill_usage_once', subject: 'usage', id: `${accounts[1]} 2026-11 qwen3-5-4b v1 input`, expected: 'at most 262144 tokens (used)', actual: `1262144 tokens on ${invoice.number}` },
+    ]);
+  });
+
+  it('catches an invoice that does not open at the ledger less what earlier invoices have not billed', async () => {
+    const [invoice] = await db.query("SELECT invoice_id, number FROM invoices WHERE account_id = $1 AND period = '2026-11-01'", [accounts[2]]);
+    const report = await tampered(
+      (tx) => tx.query('UPDATE invoices SET opening_balance = opening_balance + 1, closing_balance = closing_balance + 1 WHERE invoice_id = $1', [invoice.invoice_id]),
+      (tx) => tx.query('UPDATE invoices SET opening_balance = opening_balance - 1, closing_balance = closing_balance - 1 WHERE invoice_id = $1', [invoice.invoice_id]),
+    );
+    expect(failed(report)).toEqual(['invoices_open_at_ledger']);
+    expect(report.discrepancies).toEqual([{ check: 'invoices_open_at_ledger', subject: 'invoice', id: invoice.number, expected: '0', actual: '1' }]);
+  });
+
+  it('catches usage billed twice', async () => {
+    // The November input line of one account moved to October, where that account used nothing.
+    const [invoice] = await db.query("SELECT invoice_id, number FROM invoices WHERE account_id = $1 AND period = '2026-11-01'", [accounts[1]]);
+    const report = await tampered(
+      (tx) => tx.query("UPDATE invoice_lines SET usage_period = '2026-10-01' WHERE invoice_id = $1 AND token_class = 'input'", [invoice.invoice_id]),
+      (tx) => tx.query("UPDATE invoice_lines SET usage_period = '2026-11-01' WHERE invoice_id = $1 AND token_class = 'input'", [invoice.invoice_id]),
+    );
+    expect(failed(report)).toEqual(['invoices_bill_usage_once']);
+    expect(report.discrepancies).toEqual([
+      { check: 'invoices_bill_usage_once', subject: 'usage', id: `${accounts[1]} 2026-10 qwen3-5-4b v1 input`, expected: 'at most 0 tokens (used)', actual: `262144 tokens on ${invoice.number}` },
+    ]);
+  });
+
+  it('catches usage that an invoice run left off every invoice', async () => {
+    // The late October usage taken off the November invoice that carries it (and its totals with it), as the
+    // invoice runs did when October had no invoice.
+    const [invoice] = await db.query("SELECT invoice_id, number FROM invoices WHERE account_id = $1 AND period = '2026-11-01'", [accounts[0]]);
+    const lines: Record<string, unknown>[] = await db.query("SELECT * FROM invoice_lines WHERE invoice_id = $1 AND usage_period = '2026-10-01'", [invoice.invoice_id]);
+    expect(lines).toHaveLength(2);
+    const report = await tampered(
+      async (tx) => {
+        await tx.query("DELETE FROM invoice_lines WHERE invoice_id = $1 AND usage_period = '2026-10-01'", [invoice.invoice_id]);
+        await tx.query('UPDATE invoices SET usage_total = usage_total - 0.00000011, closing_balance = closing_balance + 0.00000011 WHERE invoice_id = $1', [invoice.invoice_id]);
+      },
+      async (tx) => {
+        for (const line of lines) await tx.query('INSERT INTO invoice_lines SELECT * FROM json_populate_record(NULL::invoice_lines, $1)', [JSON.stringify(line)]);
+        await tx.query('UPDATE invoices SET usage_total = usage_total + 0.00000011, closing_balance = closing_balance - 0.00000011 WHERE invoice_id = $1', [invoice.invoice_id]);
+      },
+    );
+    expect(failed(report)).toEqual(['invoices_bill_all_usage']);
+    expect(report.discrepancies).toEqual([
+      { check: 'invoices_bill_all_usage', subject: 'invoice', id: invoice.number, expected: '0.00000011 (priced when it was built; 0.00000011 now)', actual: '0' },
+    ]);
   });
 
   it('catches an event both priced and rejected', async () => {

@@ -254,7 +254,9 @@ describe('the guarantee under concurrency', () => {
     // never below zero, and each refusal asked for more than there was.
     for (const r of results.filter((x) => x.status === 201)) expect(new Money(r.body.available).isNegative()).toBe(false);
     for (const r of results.filter((x) => x.status === 402)) expect(new Money(r.body.requested).gt(r.body.available)).toBe(true);
-    // And at the end: held = Σ active holds, available = balance - held.
+    // And at the end, once the one-second holds have all run out (so nothing moves between the
+    // two reads): held = Σ active holds, available = balance - held.
+    await sleep(1_100);
     const state = await balanceOf(account);
     const list = (await api.http().get(`/v1/accounts/${account}/holds?status=active&limit=1000`).set(ADMIN).expect(200)).body.data;
     const active = list.reduce((sum: Money, h: { amount: string }) => sum.add(h.amount), new Money(0));

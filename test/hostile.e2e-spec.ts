@@ -633,8 +633,16 @@ describe('SQL metacharacters are only characters', () => {
     const idRoutes = routes.filter((r) => /\{\w+\}/.test(r.path));
     for (const evil of EVIL) {
       for (const route of idRoutes) {
-        const url = fill(route.path, { id: encodeURIComponent(evil), key_id: encodeURIComponent(evil), event_id: encodeURIComponent(`${evil}-missing`), invoice_id: encodeURIComponent(evil), version: encodeURIComponent(evil) });
-        const body = route.path.endsWith('/credits') ? JSON.stringify({ amount: '1.00', kind: 'purchase' }) : '{}';
+        const url = fill(route.path, {
+          id: encodeURIComponent(evil),
+          key_id: encodeURIComponent(evil),
+          event_id: encodeURIComponent(`${evil}-missing`),
+          invoice_id: encodeURIComponent(evil),
+          version: encodeURIComponent(evil),
+          grant_id: encodeURIComponent(evil),
+          hold_id: encodeURIComponent(`${evil}-missing`),
+        });
+        const body = route.path.endsWith('/credits') ? JSON.stringify({ amount: '1.00', kind: 'purchase' }) : route.path.endsWith('/holds') ? JSON.stringify({ amount: '1' }) : '{}';
         const asAdmin = judge(
           await send(route.method, url, route.method === 'get' ? {} : { body, contentType: 'application/json', headers: { 'Idempotency-Key': uniqueId('sql') } }),
           `${route.method} ${url}`,

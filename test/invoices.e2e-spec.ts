@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
 import { Queue } from 'bullmq';
+import { parse } from 'csv-parse/sync';
+import type request from 'supertest';
 import { spawnSync } from 'node:child_process';
 import { InvoiceScheduler } from '../apps/worker/src/processors/invoice.scheduler.js';
 import { redisConnection } from '../libs/queue/src/index.js';
 import { DataSource } from 'typeorm';
 import { ADMIN, bearer, drained, producer, startApi, startWorker, uniqueQueueName, type TestApi } from './support/api.js';
-import { createAccount, createKey, credit, usageEvent } from './support/factories.js';
+import { createAccount, createKey, credit, uniqueId, usageEvent } from './support/factories.js';
 import { scratchDatabase } from './support/scratch.js';
 
 // Its own database: this spec adds back-dated rate card versions, which would reprice everyone else's events.
@@ -151,6 +153,135 @@ describe('monthly invoices', () => {
     expect(balance).toBe('-0.000082');
   });
 
+  it('bills late usage of a month that has no invoice on the next one, and the chain ends at the balance', async () => {
+    const { account_id } = await createAccount(api);
+    // 100k x 0.04 + 10k x 0.07 = 0.0047
+    await send([at(account_id, '2026-09-20T00:00:00Z', { prompt_tokens: 100_000, completion_tokens: 10_000 })]);
+    await generate('2026-09');
+    const september = await invoiceOf(account_id, '2026-09');
+    await api.http().post(`/v1/invoices/${september.invoice_id}/finalize`).set(ADMIN).expect(200);
+    await generate('2026-10');
+    expect(await invoiceOf(account_id, '2026-10')).toBeUndefined();
+
+    // 200k x 0.04 = 0.008 for October, arriving after October was invoiced; 100k x 0.04 = 0.004 for November.
+    await send([at(account_id, '2026-10-31T23:59:00Z', { prompt_tokens: 200_000, completion_tokens: 0 }), at(account_id, '2026-11-10T00:00:00Z', { prompt_tokens: 100_000, completion_tokens: 0 })]);
+    await generate('2026-11');
+    const november = await invoiceOf(account_id, '2026-11');
+    expect(november).toMatchObject({ opening_balance: '-0.0047', usage_total: '0.012', closing_balance: '-0.0167' });
+    expect(november.lines.map((l: { usage_period: string; late: boolean; token_class: string; tokens: number; amount: string }) => [l.usage_period, l.late, l.token_class, l.tokens, l.amount])).toEqual([
+      ['2026-11', false, 'input', 100_000, '0.004'],
+      ['2026-10', true, 'input', 200_000, '0.008'],
+    ]);
+    expect((await api.http().get(`/v1/accounts/${account_id}/balance`).set(ADMIN)).body.balance).toBe('-0.0167');
+
+    // Invoicing October now gives it its own usage back; the November draft keeps only November's.
+    await generate('2026-10');
+    expect(await invoiceOf(account_id, '2026-10')).toMatchObject({ opening_balance: '-0.0047', usage_total: '0.008', closing_balance: '-0.0127', lines: [expect.objectContaining({ late: false, tokens: 200_000 })] });
+    expect(await invoiceOf(account_id, '2026-11')).toMatchObject({ opening_balance: '-0.0127', usage_total: '0.004', closing_balance: '-0.0167', lines: [expect.objectContaining({ late: false, tokens: 100_000 })] });
+    const report = (await api.http().get('/v1/reconciliation').set(ADMIN).expect(200)).body;
+    expect(report.discrepancies).toEqual([]);
+    expect(report.ok).toBe(true);
+  });
+
+  /** September finalized with 100k input tokens, then 50k more September tokens arrive and October is invoiced. */
+  async function septemberWithLateUsageOnOctober() {
+    const { account_id } = await createAccount(api);
+    await send([at(account_id, '2026-09-10T00:00:00Z', { prompt_tokens: 100_000, completion_tokens: 0 })]);
+    await generate('2026-09');
+    const september = await invoiceOf(account_id, '2026-09');
+    await api.http().post(`/v1/invoices/${september.invoice_id}/finalize`).set(ADMIN).expect(200);
+    await send([at(account_id, '2026-09-30T12:00:00Z', { prompt_tokens: 50_000, completion_tokens: 0 })]);
+    await generate('2026-10');
+    const october = await invoiceOf(account_id, '2026-10');
+    expect(october.lines).toEqual([expect.objectContaining({ usage_period: '2026-09', late: true, tokens: 50_000, amount: '0.002' })]);
+    return { account_id, september, october };
+  }
+  const liveUsage = async (accountId: string) =>
+    (await db.query(`SELECT coalesce(sum(usage_total), 0)::text AS total FROM invoices WHERE account_id = $1 AND status <> 'void'`, [accountId]))[0].total;
+
+  it('refuses to void a month while a later finalized invoice opens where it closes and carries its late usage', async () => {
+    const { account_id, september, october } = await septemberWithLateUsageOnOctober();
+    await api.http().post(`/v1/invoices/${october.invoice_id}/finalize`).set(ADMIN).expect(200);
+    const refused = await api.http().post(`/v1/invoices/${september.invoice_id}/void`).set(ADMIN).expect(409);
+    expect(refused.body.detail).toBe(
+      `${september.number} cannot be voided while ${october.number} is finalized: the finalized invoices after it open where it closes, and bill 50000 tokens of 2026-09 as late usage. Void invoices newest first, then invoice the months again in order.`,
+    );
+    expect((await api.http().get(`/v1/invoices/${september.invoice_id}`).set(ADMIN)).body.status).toBe('finalized');
+
+    // Newest first, then reissued in order: the 150k tokens of September are billed once, on September.
+    await api.http().post(`/v1/invoices/${october.invoice_id}/void`).set(ADMIN).expect(200);
+    await api.http().post(`/v1/invoices/${september.invoice_id}/void`).set(ADMIN).expect(200);
+    await generate('2026-09');
+    await generate('2026-10');
+    expect(await invoiceOf(account_id, '2026-09')).toMatchObject({ usage_total: '0.006', lines: [expect.objectContaining({ late: false, tokens: 150_000 })] });
+    expect(await invoiceOf(account_id, '2026-10')).toBeUndefined();
+    expect(await liveUsage(account_id)).toBe('0.006000000000000000');
+  });
+
+  it('refuses to void a month under a later finalized invoice even when that one carries none of its usage', async () => {
+    const { account_id } = await createAccount(api);
+    await send([at(account_id, '2026-07-10T00:00:00Z', { prompt_tokens: 10, completion_tokens: 0 }), at(account_id, '2026-08-10T00:00:00Z', { prompt_tokens: 10, completion_tokens: 0 })]);
+    await generate('2026-07');
+    await generate('2026-08');
+    const [july, august] = [await invoiceOf(account_id, '2026-07'), await invoiceOf(account_id, '2026-08')];
+    for (const invoice of [july, august]) await api.http().post(`/v1/invoices/${invoice.invoice_id}/finalize`).set(ADMIN).expect(200);
+    const refused = await api.http().post(`/v1/invoices/${july.invoice_id}/void`).set(ADMIN).expect(409);
+    expect(refused.body.detail).toBe(
+      `${july.number} cannot be voided while ${august.number} is finalized: the finalized invoices after it open where it closes. Void invoices newest first, then invoice the months again in order.`,
+    );
+  });
+
+  it('reissues a voided month without billing twice what a later draft carried for it', async () => {
+    const { account_id, september, october } = await septemberWithLateUsageOnOctober();
+    await api.http().post(`/v1/invoices/${september.invoice_id}/void`).set(ADMIN).expect(200);
+    // Until September is invoiced again, its usage is owed by the next open invoice.
+    expect(await invoiceOf(account_id, '2026-10')).toMatchObject({ invoice_id: october.invoice_id, usage_total: '0.006', lines: [expect.objectContaining({ usage_period: '2026-09', late: true, tokens: 150_000 })] });
+    await generate('2026-09');
+    expect(await invoiceOf(account_id, '2026-09')).toMatchObject({ opening_balance: '0', usage_total: '0.006', closing_balance: '-0.006', lines: [expect.objectContaining({ late: false, tokens: 150_000 })] });
+    expect(await invoiceOf(account_id, '2026-10')).toMatchObject({ invoice_id: october.invoice_id, opening_balance: '-0.006', usage_total: '0', closing_balance: '-0.006', lines: [] });
+    expect(await liveUsage(account_id)).toBe('0.006000000000000000');
+  });
+
+  it('invoices a skipped month after a later one was finalized with its credits only, and its late usage goes to the next open invoice', async () => {
+    const { account_id } = await createAccount(api);
+    await send([at(account_id, '2026-08-10T00:00:00Z', { prompt_tokens: 250_000, completion_tokens: 0 })]);
+    await generate('2026-08');
+    await api.http().post(`/v1/invoices/${(await invoiceOf(account_id, '2026-08')).invoice_id}/finalize`).set(ADMIN).expect(200);
+    // A credit made in September (written as the service would have then), and September is skipped.
+    await db.transaction(async (tx) => {
+      const [{ balance }] = await tx.query('SELECT (balance + 5)::text AS balance FROM account_balances WHERE account_id = $1 FOR UPDATE', [account_id]);
+      await tx.query('UPDATE account_balances SET balance = $2 WHERE account_id = $1', [account_id, balance]);
+      // As POST /credits writes it (the entry and its grant), dated in September.
+      await tx.query(
+        `WITH e AS (
+           INSERT INTO ledger_entries (account_id, kind, credit_kind, amount, balance_after, idempotency_key, created_at)
+           VALUES ($1, 'credit', 'purchase', 5, $2, 'september', '2026-09-15T00:00:00Z') RETURNING entry_id, created_at
+         )
+         INSERT INTO grants (grant_id, account_id, entry_id, credit_kind, amount, created_at) SELECT 'gr_' || entry_id, $1, entry_id, 'purchase', 5, created_at FROM e`,
+        [account_id, balance],
+      );
+    });
+    await send([at(account_id, '2026-10-10T00:00:00Z', { prompt_tokens: 250_000, completion_tokens: 0 })]);
+    await generate('2026-10');
+    const october = await invoiceOf(account_id, '2026-10');
+    expect(october).toMatchObject({ opening_balance: '4.99', usage_total: '0.01', closing_balance: '4.98' });
+    await api.http().post(`/v1/invoices/${october.invoice_id}/finalize`).set(ADMIN).expect(200);
+
+    await send([at(account_id, '2026-09-30T00:00:00Z', { prompt_tokens: 250_000, completion_tokens: 0 })]);
+    await generate('2026-09');
+    expect(await invoiceOf(account_id, '2026-09')).toMatchObject({ status: 'draft', opening_balance: '-0.01', credits_total: '5', usage_total: '0', closing_balance: '4.99', lines: [] });
+    await generate('2026-11');
+    expect(await invoiceOf(account_id, '2026-11')).toMatchObject({
+      opening_balance: '4.98',
+      usage_total: '0.01',
+      closing_balance: '4.97',
+      lines: [expect.objectContaining({ usage_period: '2026-09', late: true, tokens: 250_000 })],
+    });
+    expect((await api.http().get(`/v1/accounts/${account_id}/balance`).set(ADMIN)).body.balance).toBe('4.97');
+    const report = (await api.http().get('/v1/reconciliation').set(ADMIN).expect(200)).body;
+    expect(report.discrepancies).toEqual([]);
+  });
+
   it('counts credits in their month and ties out: opening + credits - usage = closing', async () => {
     const { account_id } = await createAccount(api);
     await credit(api, account_id, '25.00');
@@ -172,6 +303,49 @@ describe('lifecycle', () => {
     await generate('2026-02');
     const rows = await db.query("SELECT number FROM invoices WHERE period = '2026-02-01' ORDER BY number");
     expect(rows.map((r: { number: string }) => r.number)).toEqual(['INV-2026-02-000001', 'INV-2026-02-000002', 'INV-2026-02-000003']);
+  });
+
+  it('widens the number past 999,999 invoices in a month instead of truncating it, and keeps lists, exports and PDFs in number order', async () => {
+    // Ids that sort first: new invoices are numbered in account order.
+    const prefix = uniqueId('0wide');
+    const accounts = [`${prefix}-a`, `${prefix}-b`, `${prefix}-c`];
+    for (const account_id of accounts) await createAccount(api, { account_id });
+    await send(accounts.map((a) => at(a, '2026-06-12T00:00:00Z', { prompt_tokens: 7, completion_tokens: 7 })));
+    // As if 999,998 invoices of the month were already out.
+    await db.query(`INSERT INTO invoice_counters (period, last) VALUES ('2026-06-01', 999998) ON CONFLICT (period) DO UPDATE SET last = 999998`);
+    await generate('2026-06');
+    const numbers = async (account: string) =>
+      (await api.http().get(`/v1/accounts/${account}/invoices`).set(ADMIN).expect(200)).body.data.map((i: { number: string }) => i.number);
+    expect(await Promise.all(accounts.map(numbers))).toEqual([['INV-2026-06-999999'], ['INV-2026-06-1000000'], ['INV-2026-06-1000001']]);
+
+    // A reissue gets the next number; the account's list stays newest first, page by page.
+    const first = await invoiceOf(accounts[0], '2026-06');
+    await api.http().post(`/v1/invoices/${first.invoice_id}/finalize`).set(ADMIN).expect(200);
+    await api.http().post(`/v1/invoices/${first.invoice_id}/void`).set(ADMIN).expect(200);
+    await generate('2026-06');
+    expect(await numbers(accounts[0])).toEqual(['INV-2026-06-1000002', 'INV-2026-06-999999']);
+    const page1 = (await api.http().get(`/v1/accounts/${accounts[0]}/invoices?limit=1`).set(ADMIN).expect(200)).body;
+    const page2 = (await api.http().get(`/v1/accounts/${accounts[0]}/invoices?limit=1&cursor=${page1.next_cursor}`).set(ADMIN).expect(200)).body;
+    expect([...page1.data, ...page2.data].map((i: { number: string }) => i.number)).toEqual(['INV-2026-06-1000002', 'INV-2026-06-999999']);
+    expect(page2.next_cursor).toBeNull();
+
+    const csv = (await api.http().get('/v1/exports/invoices.csv?period=2026-06').set(ADMIN).expect(200)).text;
+    const rows = (parse(csv, { columns: true }) as Record<string, string>[]).filter((r) => accounts.includes(r.account_id));
+    expect(rows.map((r) => [r.invoice_number, r.status, r.token_class])).toEqual([
+      ['INV-2026-06-999999', 'void', 'input'],
+      ['INV-2026-06-999999', 'void', 'output'],
+      ['INV-2026-06-1000000', 'draft', 'input'],
+      ['INV-2026-06-1000000', 'draft', 'output'],
+      ['INV-2026-06-1000001', 'draft', 'input'],
+      ['INV-2026-06-1000001', 'draft', 'output'],
+      ['INV-2026-06-1000002', 'draft', 'input'],
+      ['INV-2026-06-1000002', 'draft', 'output'],
+    ]);
+
+    const reissued = await invoiceOf(accounts[0], '2026-06');
+    const pdf = await api.http().get(`/v1/invoices/${reissued.invoice_id}/pdf`).set(ADMIN).buffer(true).parse(binary).expect(200);
+    expect(pdf.headers['content-disposition']).toBe('inline; filename="INV-2026-06-1000002.pdf"');
+    expect(await pdfText(pdf.body as Buffer)).toContain('INV-2026-06-1000002');
   });
 
   it('refuses what the lifecycle forbids, with 409', async () => {
@@ -237,11 +411,7 @@ describe('access and PDF', () => {
     await send([at(account_id, '2026-02-20T00:00:00Z', { prompt_tokens: 123456, completion_tokens: 7890 })]);
     await generate('2026-02');
     const invoice = await invoiceOf(account_id, '2026-02');
-    const res = await api.http().get(`/v1/invoices/${invoice.invoice_id}/pdf`).set(ADMIN).buffer(true).parse((response, done) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => done(null, Buffer.concat(chunks)));
-    }).expect(200);
+    const res = await api.http().get(`/v1/invoices/${invoice.invoice_id}/pdf`).set(ADMIN).buffer(true).parse(binary).expect(200);
     expect(res.headers['content-type']).toBe('application/pdf');
     expect(res.headers['content-disposition']).toBe(`inline; filename="${invoice.number}.pdf"`);
     const text = await pdfText(res.body as Buffer);
@@ -252,6 +422,13 @@ describe('access and PDF', () => {
     }
   });
 });
+
+/** Supertest parser that keeps a response body as bytes. */
+function binary(response: request.Response, done: (error: Error | null, body: Buffer) => void) {
+  const chunks: Buffer[] = [];
+  response.on('data', (chunk: Buffer) => chunks.push(chunk));
+  response.on('end', () => done(null, Buffer.concat(chunks)));
+}
 
 async function pdfText(pdf: Buffer): Promise<string> {
   const { getDocument } = await import('pdfjs-dist/legacy/build/pdf.mjs');

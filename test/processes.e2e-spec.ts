@@ -47,7 +47,7 @@ describe('npm run migrate', () => {
         for (let i = 0; i < migrations.length; i++) await ds.undoLastMigration();
         const tables = await ds.query("SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'typeorm_migrations'");
         expect(tables[0].n).toBe(0);
-        expect(await ds.runMigrations({ transaction: "each" })).toHaveLength(migrations.length);
+        expect(await ds.runMigrations({ transaction: 'each' })).toHaveLength(migrations.length);
         const prices = await ds.query('SELECT output_per_million::text AS p FROM rate_card_prices WHERE version = 1');
         expect(prices).toEqual([{ p: '0.070000000000' }]);
       } finally {

@@ -326,6 +326,7 @@ describe('validateUsageEvent: every rejection reason', () => {
         'context_window_exceeded',
         'invalid_account_id',
         'invalid_event_id',
+        'invalid_hold_id',
         'invalid_job',
         'invalid_metadata',
         'invalid_payload',

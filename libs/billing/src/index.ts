@@ -9,6 +9,7 @@ export * from './errors.js';
 export * from './batch.js';
 export * from './period.js';
 export * from './invoice.js';
+export * from './invoice-chain.js';
 export * from './grants.js';
 export * from './liability.js';
 export * from './holds.js';

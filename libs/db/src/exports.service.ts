@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Transform, type Readable, pipeline } from 'node:stream';
 import { to as copyTo } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
+import { NUMBER_ORDER } from './repositories/invoices.repository.js';
 
 export const EXPORT_KINDS = ['usage', 'ledger', 'invoices'] as const;
 export type ExportKind = (typeof EXPORT_KINDS)[number];
@@ -87,7 +88,7 @@ function query(kind: ExportKind, filter: ExportFilter): string {
         ['credits_total', DECIMAL('i.credits_total')],
         ['closing_balance', DECIMAL('i.closing_balance')],
       ])} FROM invoices i JOIN accounts a USING (account_id) JOIN invoice_lines l USING (invoice_id)
-        WHERE i.period = '${filter.period}-01'::date ORDER BY i.number, l.line_no`;
+        WHERE i.period = '${filter.period}-01'::date ORDER BY ${NUMBER_ORDER('i.number')}, l.line_no`;
     }
   }
 }

@@ -4,17 +4,17 @@ import {
   BillingException,
   BillingExceptionCode,
   Money,
-  buildInvoice,
   formatMoney,
   parsePeriod,
   periodOf,
-  unbilledUsage,
+  planDrafts,
   type BilledTokens,
+  type ChainInvoice,
   type Period,
-  type UsageTotals,
+  type PricedUsageTotals,
 } from '@app/billing';
 import { PricingContextCache } from './pricing-context.cache.js';
-import { InvoicesRepository, type GenerationInputs, type InvoiceRow, type InvoiceWrite } from './repositories/invoices.repository.js';
+import { InvoicesRepository, type BilledRow, type InvoiceRow, type InvoiceWrite, type UsageTotalsRow } from './repositories/invoices.repository.js';
 
 /** Accounts per transaction: progress is reported, and locks are held, chunk by chunk. */
 export const INVOICE_CHUNK = 250;
@@ -35,7 +35,9 @@ export interface GenerationResult {
 /**
  * Monthly invoices from the monthly rollups: work grows with accounts x lines, not with events.
  * Generation is repeatable: it creates what is missing, rebuilds drafts, never touches a
- * finalized invoice, and puts usage that arrived after a month was finalized on the next open one.
+ * finalized invoice. Whatever changes an account's invoices rebuilds all of its drafts together
+ * (planDrafts), so usage that no finalized invoice bills is on exactly one of them, whenever it
+ * arrived and whichever months have invoices, and each opens where the ledger says.
  */
 @Injectable()
 export class InvoicingService {
@@ -56,7 +58,7 @@ export class InvoicingService {
     onProgress?.({ period: period.id, done: 0, total: accounts.length });
     for (let i = 0; i < accounts.length; i += INVOICE_CHUNK) {
       const chunk = accounts.slice(i, i + INVOICE_CHUNK);
-      const { created, refreshed } = await this.invoices.locked((tx) => this.buildChunk(tx, period, chunk));
+      const { created, refreshed } = await this.invoices.locked((tx) => this.rebuild(tx, chunk, period));
       result.created += created;
       result.refreshed += refreshed;
       onProgress?.({ period: period.id, done: Math.min(i + INVOICE_CHUNK, accounts.length), total: accounts.length });
@@ -79,13 +81,17 @@ export class InvoicingService {
       if (previous?.status === 'draft') {
         throw new BillingException(BillingExceptionCode.CONFLICT, `Finalize ${previous.number} first: this invoice opens where it closes.`);
       }
-      await this.buildChunk(tx, period, [invoice.account_id]);
+      await this.rebuild(tx, [invoice.account_id]);
       await this.invoices.setStatus(tx, invoiceId, 'finalized');
       return (await this.invoices.find(invoiceId, tx))!;
     });
   }
 
-  /** A finalized invoice can be voided (and its month invoiced again); a draft cannot. */
+  /**
+   * A finalized invoice can be voided (and its month invoiced again) while no later invoice of the
+   * account is finalized: those open where it closes, and may bill its late usage. A draft cannot.
+   * The account's drafts are rebuilt at once: the voided month's usage is owed again.
+   */
   void(invoiceId: string): Promise<InvoiceRow> {
     return this.invoices.locked(async (tx) => {
       const invoice = await this.require(invoiceId, tx);
@@ -93,7 +99,16 @@ export class InvoicingService {
       if (invoice.status === 'draft') {
         throw new BillingException(BillingExceptionCode.CONFLICT, `Invoice ${invoice.number} is a draft: only a finalized invoice can be voided.`);
       }
+      const later = await this.invoices.finalizedAfter(tx, invoice);
+      if (later) {
+        const late = later.late_tokens === '0' ? '' : `, and bill ${later.late_tokens} tokens of ${invoice.period} as late usage`;
+        throw new BillingException(
+          BillingExceptionCode.CONFLICT,
+          `${invoice.number} cannot be voided while ${later.newest} is finalized: the finalized invoices after it open where it closes${late}. Void invoices newest first, then invoice the months again in order.`,
+        );
+      }
       await this.invoices.setStatus(tx, invoiceId, 'void');
+      await this.rebuild(tx, [invoice.account_id]);
       return (await this.invoices.find(invoiceId, tx))!;
     });
   }
@@ -103,47 +118,55 @@ export class InvoicingService {
     return periodOf(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1) - 1)).id;
   }
 
-  private async buildChunk(tx: EntityManager, period: Period, accounts: string[]) {
-    const [inputs, pricing] = await Promise.all([this.invoices.inputs(tx, period.id, accounts), this.pricing.get()]);
+  /**
+   * Rebuilds every draft of the accounts, after creating one for `period` where the account has
+   * no live invoice of that month. Counts the new invoices and the month's drafts refreshed.
+   */
+  private async rebuild(tx: EntityManager, accounts: string[], period?: Period) {
+    const [inputs, pricing] = await Promise.all([this.invoices.chainInputs(tx, accounts), this.pricing.get()]);
     const cards = new Map(pricing.rateCards.map((card) => [card.version, card]));
     const priceOf = (version: number, model: string) => cards.get(version)?.prices[model];
-    const usageBy = byAccount(inputs.usage);
-    const billedBy = byAccount(inputs.billed);
     const writes: InvoiceWrite[] = [];
+    let refreshed = 0;
     for (const accountId of accounts) {
-      const existing = inputs.existing.get(accountId);
-      if (existing?.status === 'finalized') continue;
-      const openingBalance = new Money(inputs.opening.get(accountId) ?? '0');
-      const creditsTotal = new Money(inputs.credits.get(accountId) ?? '0');
-      const built = buildInvoice({
-        period: period.id,
-        openingBalance,
-        creditsTotal,
-        usage: unbilledFor(usageBy.get(accountId) ?? [], billedBy.get(accountId) ?? []),
+      const live = inputs.invoices.get(accountId) ?? [];
+      const ids = new Map(live.filter((i) => i.status === 'draft').map((i) => [i.period, i.invoice_id]));
+      const invoices: ChainInvoice[] = live.map((i) => ({ period: i.period, status: i.status, usageTotal: new Money(i.usage_total) }));
+      if (period && ids.has(period.id)) refreshed++;
+      else if (period && !live.some((i) => i.period === period.id)) invoices.push({ period: period.id, status: 'draft', usageTotal: new Money(0) });
+      const drafts = planDrafts({
+        invoices,
+        usage: (inputs.usage.get(accountId) ?? []).map(toUsageTotals),
+        finalizedBilled: (inputs.finalizedBilled.get(accountId) ?? []).map(toBilledTokens),
+        credits: new Map((inputs.credits.get(accountId) ?? []).map((c) => [c.period, new Money(c.total)])),
         priceOf,
       });
-      writes.push({
-        invoiceId: existing?.invoice_id ?? null,
-        accountId,
-        opening: formatMoney(openingBalance),
-        credits: formatMoney(creditsTotal),
-        usageTotal: formatMoney(built.usageTotal),
-        usageTotalRounded: built.usageTotalRounded.toFixed(2),
-        closing: formatMoney(built.closingBalance),
-        lines: built.lines.map((line) => ({
-          model: line.model,
-          tokenClass: line.tokenClass,
-          rateCardVersion: line.rateCardVersion,
-          unitPrice: formatMoney(line.unitPricePerMillion),
-          tokens: line.tokens.toString(),
-          amount: formatMoney(line.amount),
-          usagePeriod: line.usagePeriod,
-        })),
-      });
+      for (const draft of drafts) {
+        writes.push({
+          invoiceId: ids.get(draft.period) ?? null,
+          accountId,
+          period: draft.period,
+          opening: formatMoney(draft.openingBalance),
+          credits: formatMoney(draft.creditsTotal),
+          usageTotal: formatMoney(draft.usageTotal),
+          usageTotalRounded: draft.usageTotalRounded.toFixed(2),
+          closing: formatMoney(draft.closingBalance),
+          usageSeen: draft.usageSeen ? formatMoney(draft.usageSeen) : null,
+          lines: draft.lines.map((line) => ({
+            model: line.model,
+            tokenClass: line.tokenClass,
+            rateCardVersion: line.rateCardVersion,
+            unitPrice: formatMoney(line.unitPricePerMillion),
+            tokens: line.tokens.toString(),
+            amount: formatMoney(line.amount),
+            usagePeriod: line.usagePeriod,
+          })),
+        });
+      }
     }
-    await this.invoices.write(tx, period.id, writes);
-    const created = writes.filter((w) => !inputs.existing.has(w.accountId)).length;
-    return { created, refreshed: writes.length - created };
+    const created = writes.filter((w) => w.invoiceId === null).length;
+    await this.invoices.write(tx, writes);
+    return { created, refreshed };
   }
 
   private requirePeriod(periodId: string): Period {
@@ -159,31 +182,18 @@ export class InvoicingService {
   }
 }
 
-/** Rows grouped by account, once per chunk. */
-function byAccount<T extends { account_id: string }>(rows: T[]): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const row of rows) {
-    const group = groups.get(row.account_id);
-    if (group) group.push(row);
-    else groups.set(row.account_id, [row]);
-  }
-  return groups;
-}
+const toUsageTotals = (row: UsageTotalsRow): PricedUsageTotals => ({
+  usagePeriod: row.usage_period,
+  model: row.model_id,
+  rateCardVersion: row.rate_card_version,
+  tokens: { input: BigInt(row.input), cached_input: BigInt(row.cached_input), output: BigInt(row.output) },
+  cost: new Money(row.cost),
+});
 
-/** An account's usage to bill: its month in full, and what earlier finalized months still owe. */
-function unbilledFor(usageRows: GenerationInputs['usage'], billedRows: GenerationInputs['billed']): UsageTotals[] {
-  const usage: UsageTotals[] = usageRows.map((row) => ({
-    usagePeriod: row.usage_period,
-    model: row.model_id,
-    rateCardVersion: row.rate_card_version,
-    tokens: { input: BigInt(row.input), cached_input: BigInt(row.cached_input), output: BigInt(row.output) },
-  }));
-  const billed: BilledTokens[] = billedRows.map((row) => ({
-    usagePeriod: row.usage_period,
-    model: row.model_id,
-    rateCardVersion: row.rate_card_version,
-    tokenClass: row.token_class,
-    tokens: BigInt(row.tokens),
-  }));
-  return unbilledUsage(usage, billed);
-}
+const toBilledTokens = (row: BilledRow): BilledTokens => ({
+  usagePeriod: row.usage_period,
+  model: row.model_id,
+  rateCardVersion: row.rate_card_version,
+  tokenClass: row.token_class,
+  tokens: BigInt(row.tokens),
+});

@@ -45,6 +45,48 @@ interface CheckSpec {
 /** Restricts a column to [from, to) with the report's parameters $1 and $2 (either may be null). */
 const inRange = (column: string) => `($1::timestamptz IS NULL OR ${column} >= $1) AND ($2::timestamptz IS NULL OR ${column} < $2)`;
 
+/** Per live invoice: its opening, and the credits before its month less what live invoices of earlier months bill. */
+const OPENINGS = `WITH chain AS (
+    SELECT account_id, period, number, opening_balance, -usage_total AS moved FROM invoices WHERE status <> 'void'
+    UNION ALL
+    SELECT account_id, (date_trunc('month', created_at, 'UTC') AT TIME ZONE 'UTC')::date, NULL, NULL, sum(amount)
+    FROM ledger_entries WHERE kind <> 'usage' GROUP BY 1, 2
+  ), openings AS (
+    SELECT number, period, opening_balance,
+      coalesce(sum(moved) OVER (PARTITION BY account_id ORDER BY period GROUPS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS expected
+    FROM chain
+  )`;
+
+/** Usage keys whose tokens on live invoices exceed the monthly rollups'. */
+const OVERBILLED = `WITH billed AS (
+    SELECT i.account_id, l.usage_period AS month, l.model_id, l.rate_card_version, l.token_class, sum(l.tokens) AS tokens,
+      string_agg(DISTINCT i.number, ' ' ORDER BY i.number) AS invoices
+    FROM invoice_lines l JOIN invoices i USING (invoice_id)
+    WHERE i.status <> 'void' AND ${inRange('l.usage_period')} GROUP BY 1, 2, 3, 4, 5
+  ), used AS (
+    SELECT r.account_id, r.month, r.model_id, r.rate_card_version, t.token_class, t.tokens
+    FROM usage_rollups_monthly r
+    CROSS JOIN LATERAL (VALUES ('input', r.input_tokens), ('cached_input', r.cached_input_tokens), ('output', r.output_tokens)) t(token_class, tokens)
+    WHERE ${inRange('r.month')}
+  ), overbilled AS (
+    SELECT concat_ws(' ', b.account_id, to_char(b.month, 'YYYY-MM'), b.model_id, 'v' || b.rate_card_version, b.token_class) AS id,
+      'at most ' || coalesce(u.tokens, 0) || ' tokens (used)' AS expected, b.tokens || ' tokens on ' || b.invoices AS actual
+    FROM billed b LEFT JOIN used u USING (account_id, month, model_id, rate_card_version, token_class)
+    WHERE b.tokens > coalesce(u.tokens, 0)
+  )`;
+
+/** Per live invoice: what it recorded as priced when built, what the live invoices up to it bill, and the usage up to it now. */
+const COVERAGE = `WITH chain AS (
+    SELECT account_id, period, number, usage_seen, usage_total AS billed, 0 AS used FROM invoices WHERE status <> 'void'
+    UNION ALL
+    SELECT account_id, month, NULL, NULL, 0, sum(cost) FROM usage_rollups_monthly GROUP BY 1, 2
+  ), coverage AS (
+    SELECT number, period, usage_seen,
+      sum(billed) OVER (PARTITION BY account_id ORDER BY period) AS billed, sum(used) OVER (PARTITION BY account_id ORDER BY period) AS used
+    FROM chain
+  )`;
+const UNCOVERED = `number IS NOT NULL AND usage_seen IS NOT NULL AND (billed <> usage_seen OR usage_seen > used) AND ${inRange('period')}`;
+
 const CHECKS: CheckSpec[] = [
   {
     name: 'balances_match_ledger',
@@ -137,6 +179,27 @@ const CHECKS: CheckSpec[] = [
     offenders: `SELECT 'invoice' AS subject, number AS id, previous::text AS expected, opening_balance::text AS actual FROM (
         SELECT number, period, opening_balance, lag(closing_balance) OVER (PARTITION BY account_id ORDER BY period) AS previous
         FROM invoices WHERE status <> 'void') x WHERE previous IS NOT NULL AND opening_balance <> previous AND ${inRange('period')}`,
+  },
+  {
+    name: 'invoices_open_at_ledger',
+    description: 'each live invoice opens at the account\'s ledger at the start of its month less the usage no earlier live invoice bills yet, that is: the credits made before its month less what the account\'s live invoices of earlier months bill (invoice months in the range)',
+    totals: `${OPENINGS} SELECT '0'::text AS expected, count(*)::text AS actual FROM openings WHERE opening_balance <> expected AND ${inRange('period')}`,
+    offenders: `${OPENINGS} SELECT 'invoice' AS subject, number AS id, trim_scale(expected)::text AS expected, trim_scale(opening_balance)::text AS actual
+      FROM openings WHERE opening_balance <> expected AND ${inRange('period')}`,
+  },
+  {
+    name: 'invoices_bill_usage_once',
+    description: 'no usage is billed twice: per account, usage month, model, rate card version and token class, the live invoices never bill more tokens than were used (usage months in the range)',
+    totals: `${OVERBILLED} SELECT '0'::text AS expected, count(*)::text AS actual FROM overbilled`,
+    offenders: `${OVERBILLED} SELECT 'usage' AS subject, id, expected, actual FROM overbilled`,
+  },
+  {
+    name: 'invoices_bill_all_usage',
+    description: 'no usage is left off: an invoice built at the open end of its account\'s chain bills, with the account\'s live invoices before it, exactly the usage of its month and earlier that was priced when it was built, and that usage is still there (invoice months in the range)',
+    totals: `${COVERAGE} SELECT '0'::text AS expected, count(*)::text AS actual FROM coverage WHERE ${UNCOVERED}`,
+    offenders: `${COVERAGE} SELECT 'invoice' AS subject, number AS id,
+        trim_scale(usage_seen)::text || ' (priced when it was built; ' || trim_scale(used)::text || ' now)' AS expected, trim_scale(billed)::text AS actual
+      FROM coverage WHERE ${UNCOVERED}`,
   },
   {
     name: 'no_event_priced_and_rejected',

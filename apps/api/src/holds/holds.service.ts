@@ -46,8 +46,9 @@ export class HoldsApiService {
 
   async get(principal: Principal, holdId: string): Promise<HoldResponse> {
     const hold = await this.holds.find(holdId);
+    // An account key learns nothing of holds that are not its own, not even whether they exist (as for invoices).
+    if (principal.role !== 'admin' && principal.accountId !== hold?.accountId) throw forbidden();
     if (!hold) throw notFound(`No hold ${holdId}.`);
-    if (principal.role !== 'admin' && principal.accountId !== hold.accountId) throw forbidden();
     return toHoldResponse(hold);
   }
 

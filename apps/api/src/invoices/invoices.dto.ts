@@ -9,9 +9,9 @@ export class GenerateInvoicesDto {
 
 export class GenerationResponse {
   @ApiProperty({ example: '2026-11' }) period: string;
-  @ApiProperty({ description: 'accounts with activity (or late usage) in the month' }) accounts: number;
+  @ApiProperty({ description: 'accounts invoiced for the month: a draft of it already, credits in it, or usage (of it or late) that its invoice carries' }) accounts: number;
   @ApiProperty({ description: 'new draft invoices' }) created: number;
-  @ApiProperty({ description: 'drafts rebuilt with the latest usage' }) refreshed: number;
+  @ApiProperty({ description: 'drafts of the month rebuilt with the latest usage (the accounts\' other drafts are rebuilt with them)' }) refreshed: number;
 }
 
 export class InvoiceLineResponse {
@@ -27,7 +27,7 @@ export class InvoiceLineResponse {
 
 export class InvoiceResponse {
   @ApiProperty() invoice_id: string;
-  @ApiProperty({ example: 'INV-2026-11-000123' }) number: string;
+  @ApiProperty({ example: 'INV-2026-11-000123', description: 'INV-YYYY-MM- then a sequence of at least six digits (more once a month passes 999,999), gapless per month' }) number: string;
   @ApiProperty() account_id: string;
   @ApiProperty() account_name: string;
   @ApiProperty({ example: '2026-11' }) period: string;

@@ -1,9 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 
-/** Late usage is looked for in finalized months up to this far back. */
-export const LATE_USAGE_MONTHS = 24;
-
 export interface InvoiceRow {
   invoice_id: string;
   number: string;
@@ -34,7 +31,7 @@ export interface InvoiceLineRow {
   usage_period: string;
 }
 
-/** Usage totals per account, usage month, model and rate card version (token sums as strings). */
+/** Usage totals per account, usage month, model and rate card version (token sums and cost as strings). */
 export interface UsageTotalsRow {
   account_id: string;
   usage_period: string;
@@ -43,6 +40,7 @@ export interface UsageTotalsRow {
   input: string;
   cached_input: string;
   output: string;
+  cost: string;
 }
 
 export interface BilledRow {
@@ -54,23 +52,41 @@ export interface BilledRow {
   tokens: string;
 }
 
-/** Everything needed to (re)build the invoices of some accounts for one month. */
-export interface GenerationInputs {
-  existing: Map<string, { invoice_id: string; status: 'draft' | 'finalized' }>;
-  usage: UsageTotalsRow[];
-  billed: BilledRow[];
-  credits: Map<string, string>;
-  opening: Map<string, string>;
+export interface LiveInvoiceRow {
+  account_id: string;
+  invoice_id: string;
+  period: string;
+  status: 'draft' | 'finalized';
+  usage_total: string;
+}
+
+export interface CreditsRow {
+  account_id: string;
+  period: string;
+  total: string;
+}
+
+/** Everything needed to rebuild the drafts of some accounts, grouped by account. */
+export interface ChainInputs {
+  invoices: Map<string, LiveInvoiceRow[]>;
+  /** All of each account's usage. */
+  usage: Map<string, UsageTotalsRow[]>;
+  /** What each account's finalized invoices bill. */
+  finalizedBilled: Map<string, BilledRow[]>;
+  /** Credits and adjustments per account and month they were made in. */
+  credits: Map<string, CreditsRow[]>;
 }
 
 export interface InvoiceWrite {
   invoiceId: string | null;
   accountId: string;
+  period: string;
   opening: string;
   credits: string;
   usageTotal: string;
   usageTotalRounded: string;
   closing: string;
+  usageSeen: string | null;
   lines: { model: string; tokenClass: string; rateCardVersion: number; unitPrice: string; tokens: string; amount: string; usagePeriod: string }[];
 }
 
@@ -78,13 +94,14 @@ const GENERATION_LOCK = 7_000_002;
 const month = (period: string) => `${period}-01`;
 
 /**
- * A finalized invoice `f` of an earlier month (at most LATE_USAGE_MONTHS before the month starting
- * at `start`) whose late usage the month's invoice carries: no draft lies between the two, so
- * the month's invoice is the first open one after it. `months` is the SQL for LATE_USAGE_MONTHS.
+ * The number's sequence part: at least six digits, more when the month needs them (lpad alone would
+ * cut 1000000 down to 100000). Numbers of one month therefore sort by length first, then as text.
  */
-const OWED_BY_FINALIZED = (start: string, months: string) => `f.status = 'finalized' AND f.period < ${start}
-  AND f.period >= ${start} - make_interval(months => ${months})
-  AND NOT EXISTS (SELECT 1 FROM invoices d WHERE d.account_id = f.account_id AND d.status = 'draft' AND d.period > f.period AND d.period < ${start})`;
+const SEQUENCE_DIGITS = (n: string) => `lpad((${n})::text, greatest(6, length((${n})::text)), '0')`;
+/** Sort keys that put invoice numbers in issue order: month, then sequence (see SEQUENCE_DIGITS). */
+const numberKeys = (number: string) => [`left(${number}, 11)`, `length(${number})`, number];
+/** An ORDER BY list of invoice numbers in issue order (or its reverse). */
+export const NUMBER_ORDER = (number: string, direction: 'ASC' | 'DESC' = 'ASC') => numberKeys(number).map((key) => `${key} ${direction}`).join(', ');
 
 const INVOICE_COLUMNS = `i.invoice_id, i.number, i.account_id, a.name AS account_name, to_char(i.period, 'YYYY-MM') AS period, i.status,
   trim(i.currency) AS currency, i.opening_balance::text, i.credits_total::text, i.usage_total::text,
@@ -103,95 +120,86 @@ export class InvoicesRepository {
   }
 
   /**
-   * Accounts that get an invoice for the month: usage or credits in it, a draft for it already,
-   * or usage of an earlier, finalized month that no invoice carries yet and that no draft in
-   * between will carry. Accounts whose invoice for the month is final are left out.
+   * Accounts that get an invoice for the month (all but those whose invoice for it is final):
+   * those with a draft for it or credits in it, and those with usage of the month or earlier that
+   * no finalized invoice bills and that its invoice would carry (see planDrafts): no finalized
+   * invoice of a later month keeps it from carrying usage, and no open draft (one with no
+   * finalized invoice after it) of a month in between carries that usage first.
    */
   async accountsToInvoice(period: string): Promise<string[]> {
     const rows: { account_id: string }[] = await this.db.query(
-      `WITH bounds AS (SELECT $1::date AS s, ($1::date + interval '1 month') AS e)
+      `WITH bounds AS (SELECT $1::date AS s, ($1::date + interval '1 month') AS e),
+       unbilled AS (
+         SELECT u.account_id, u.month FROM (
+           SELECT account_id, month, sum(input_tokens + cached_input_tokens + output_tokens) AS tokens
+           FROM usage_rollups_monthly WHERE month <= $1::date GROUP BY 1, 2
+         ) u LEFT JOIN (
+           SELECT i.account_id, l.usage_period AS month, sum(l.tokens) AS tokens
+           FROM invoice_lines l JOIN invoices i USING (invoice_id)
+           WHERE i.status = 'finalized' AND l.usage_period <= $1::date GROUP BY 1, 2
+         ) b USING (account_id, month)
+         WHERE u.tokens > coalesce(b.tokens, 0)
+       )
        SELECT account_id FROM (
-         SELECT DISTINCT account_id FROM usage_rollups_monthly WHERE month = $1::date
-         UNION SELECT account_id FROM ledger_entries, bounds WHERE kind <> 'usage' AND created_at >= s AND created_at < e
+         SELECT account_id FROM ledger_entries, bounds WHERE kind <> 'usage' AND created_at >= s AND created_at < e
          UNION SELECT account_id FROM invoices WHERE period = $1::date AND status = 'draft'
-         UNION SELECT f.account_id FROM invoices f, bounds
-           WHERE ${OWED_BY_FINALIZED('s', '$2')}
-             AND (SELECT coalesce(sum(r.input_tokens + r.cached_input_tokens + r.output_tokens), 0) FROM usage_rollups_monthly r
-                  WHERE r.account_id = f.account_id AND r.month = f.period)
-               > (SELECT coalesce(sum(l.tokens), 0) FROM invoice_lines l JOIN invoices i USING (invoice_id)
-                  WHERE i.account_id = f.account_id AND i.status <> 'void' AND l.usage_period = f.period)
+         UNION SELECT o.account_id FROM unbilled o
+           WHERE NOT EXISTS (SELECT 1 FROM invoices f WHERE f.account_id = o.account_id AND f.status = 'finalized' AND f.period > $1::date)
+             AND NOT EXISTS (
+               SELECT 1 FROM invoices d WHERE d.account_id = o.account_id AND d.status = 'draft' AND d.period >= o.month AND d.period < $1::date
+                 AND NOT EXISTS (SELECT 1 FROM invoices f WHERE f.account_id = d.account_id AND f.status = 'finalized' AND f.period > d.period))
        ) candidates
        WHERE NOT EXISTS (SELECT 1 FROM invoices x WHERE x.account_id = candidates.account_id AND x.period = $1::date AND x.status = 'finalized')
        ORDER BY account_id`,
-      [month(period), LATE_USAGE_MONTHS],
+      [month(period)],
     );
     return rows.map((r) => r.account_id);
   }
 
-  async inputs(tx: EntityManager, period: string, accounts: string[]): Promise<GenerationInputs> {
-    const p = month(period);
-    const [existing, usage, billed, credits, opening] = await Promise.all([
-      tx.query(`SELECT account_id, invoice_id, status FROM invoices WHERE account_id = ANY($1) AND period = $2::date AND status <> 'void'`, [accounts, p]),
-      // The month's own usage, and that of earlier finalized months this invoice is the first open one after.
+  /** The accounts' live invoices, all their usage, what their finalized invoices bill and their credits by month. */
+  async chainInputs(tx: EntityManager, accounts: string[]): Promise<ChainInputs> {
+    const [invoices, usage, finalizedBilled, credits] = await Promise.all([
       tx.query(
-        `WITH sources AS (
-           SELECT $1::text[] AS accounts, $2::date AS s
-         ), months AS (
-           SELECT a.account_id, $2::date AS period FROM unnest($1::text[]) a(account_id)
-           UNION ALL
-           SELECT f.account_id, f.period FROM invoices f, sources
-           WHERE f.account_id = ANY(accounts) AND ${OWED_BY_FINALIZED('s', '$3')}
-         )
-         SELECT r.account_id, to_char(m.period, 'YYYY-MM') AS usage_period, r.model_id, r.rate_card_version,
-           sum(r.input_tokens)::text AS input, sum(r.cached_input_tokens)::text AS cached_input, sum(r.output_tokens)::text AS output
-         FROM months m JOIN usage_rollups_monthly r ON r.account_id = m.account_id AND r.month = m.period
-         GROUP BY 1, 2, 3, 4`,
-        [accounts, p, LATE_USAGE_MONTHS],
+        `SELECT account_id, invoice_id, to_char(period, 'YYYY-MM') AS period, status, usage_total::text AS usage_total
+         FROM invoices WHERE account_id = ANY($1) AND status <> 'void'`,
+        [accounts],
       ),
-      // What other live invoices already carry for those earlier months.
+      tx.query(
+        `SELECT account_id, to_char(month, 'YYYY-MM') AS usage_period, model_id, rate_card_version,
+           input_tokens::text AS input, cached_input_tokens::text AS cached_input, output_tokens::text AS output, cost::text AS cost
+         FROM usage_rollups_monthly WHERE account_id = ANY($1)`,
+        [accounts],
+      ),
       tx.query(
         `SELECT i.account_id, to_char(l.usage_period, 'YYYY-MM') AS usage_period, l.model_id, l.rate_card_version, l.token_class,
            sum(l.tokens)::text AS tokens
          FROM invoice_lines l JOIN invoices i USING (invoice_id)
-         WHERE i.account_id = ANY($1) AND i.status <> 'void' AND i.period <> $2::date
-           AND l.usage_period < $2::date AND l.usage_period >= $2::date - make_interval(months => $3)
+         WHERE i.account_id = ANY($1) AND i.status = 'finalized'
          GROUP BY 1, 2, 3, 4, 5`,
-        [accounts, p, LATE_USAGE_MONTHS],
+        [accounts],
       ),
       tx.query(
-        `SELECT account_id, sum(amount)::text AS total FROM ledger_entries
-         WHERE account_id = ANY($1) AND kind <> 'usage' AND created_at >= $2::date AND created_at < $2::date + interval '1 month'
-         GROUP BY 1`,
-        [accounts, p],
-      ),
-      // Each month opens where the previous live invoice closed; the first opens at the balance the
-      // ledger and the rollups give at the start of the month.
-      tx.query(
-        `SELECT a.account_id, coalesce(prev.closing_balance,
-           coalesce((SELECT sum(amount) FROM ledger_entries l WHERE l.account_id = a.account_id AND l.kind <> 'usage' AND l.created_at < $2::date), 0)
-           - coalesce((SELECT sum(cost) FROM usage_rollups_monthly r WHERE r.account_id = a.account_id AND r.month < $2::date), 0))::text AS opening
-         FROM unnest($1::text[]) a(account_id)
-         LEFT JOIN LATERAL (
-           SELECT closing_balance FROM invoices i WHERE i.account_id = a.account_id AND i.status <> 'void' AND i.period < $2::date
-           ORDER BY i.period DESC LIMIT 1
-         ) prev ON true`,
-        [accounts, p],
+        `SELECT account_id, to_char(date_trunc('month', created_at, 'UTC'), 'YYYY-MM') AS period, sum(amount)::text AS total
+         FROM ledger_entries WHERE account_id = ANY($1) AND kind <> 'usage'
+         GROUP BY 1, 2`,
+        [accounts],
       ),
     ]);
     return {
-      existing: new Map(existing.map((r: { account_id: string; invoice_id: string; status: 'draft' | 'finalized' }) => [r.account_id, r])),
-      usage,
-      billed,
-      credits: new Map(credits.map((r: { account_id: string; total: string }) => [r.account_id, r.total])),
-      opening: new Map(opening.map((r: { account_id: string; opening: string }) => [r.account_id, r.opening])),
+      invoices: byAccount<LiveInvoiceRow>(invoices),
+      usage: byAccount<UsageTotalsRow>(usage),
+      finalizedBilled: byAccount<BilledRow>(finalizedBilled),
+      credits: byAccount<CreditsRow>(credits),
     };
   }
 
-  /** Creates the new invoices (numbered in account order) and rewrites the drafts; returns the ids. */
-  async write(tx: EntityManager, period: string, invoices: InvoiceWrite[]): Promise<string[]> {
-    const p = month(period);
+  /** Creates the new invoices (all of one month, numbered in account order) and rewrites the drafts; returns the ids. */
+  async write(tx: EntityManager, invoices: InvoiceWrite[]): Promise<string[]> {
     const fresh = invoices.filter((i) => i.invoiceId === null);
     if (fresh.length) {
+      const period = fresh[0].period;
+      if (fresh.some((i) => i.period !== period)) throw new RangeError('new invoices are created for one month at a time');
+      const p = month(period);
       const [{ last }] = await tx.query(
         `INSERT INTO invoice_counters (period, last) VALUES ($1::date, $2) ON CONFLICT (period)
          DO UPDATE SET last = invoice_counters.last + excluded.last RETURNING last`,
@@ -199,11 +207,11 @@ export class InvoicesRepository {
       );
       const first = last - fresh.length + 1;
       const ids: { invoice_id: string }[] = await tx.query(
-        `INSERT INTO invoices (invoice_id, number, account_id, period, opening_balance, credits_total, usage_total, usage_total_rounded, closing_balance)
-         SELECT 'inv_' || replace(gen_random_uuid()::text, '-', ''), 'INV-' || $1 || '-' || lpad((($2::int) + n - 1)::text, 6, '0'),
-           account_id, $3::date, opening, credits, usage_total, rounded, closing
-         FROM unnest($4::text[], $5::numeric[], $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[]) WITH ORDINALITY
-           AS t(account_id, opening, credits, usage_total, rounded, closing, n)
+        `INSERT INTO invoices (invoice_id, number, account_id, period, opening_balance, credits_total, usage_total, usage_total_rounded, closing_balance, usage_seen)
+         SELECT 'inv_' || replace(gen_random_uuid()::text, '-', ''), 'INV-' || $1 || '-' || ${SEQUENCE_DIGITS('($2::int) + n - 1')},
+           account_id, $3::date, opening, credits, usage_total, rounded, closing, seen
+         FROM unnest($4::text[], $5::numeric[], $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[]) WITH ORDINALITY
+           AS t(account_id, opening, credits, usage_total, rounded, closing, seen, n)
          ORDER BY n
          RETURNING invoice_id`,
         [
@@ -216,6 +224,7 @@ export class InvoicesRepository {
           fresh.map((i) => i.usageTotal),
           fresh.map((i) => i.usageTotalRounded),
           fresh.map((i) => i.closing),
+          fresh.map((i) => i.usageSeen),
         ],
       );
       fresh.forEach((invoice, index) => (invoice.invoiceId = ids[index].invoice_id));
@@ -225,9 +234,9 @@ export class InvoicesRepository {
       await tx.query('DELETE FROM invoice_lines WHERE invoice_id = ANY($1)', [drafts.map((i) => i.invoiceId)]);
       await tx.query(
         `UPDATE invoices i SET opening_balance = t.opening, credits_total = t.credits, usage_total = t.usage_total,
-           usage_total_rounded = t.rounded, closing_balance = t.closing, updated_at = now()
-         FROM unnest($1::text[], $2::numeric[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[])
-           AS t(invoice_id, opening, credits, usage_total, rounded, closing)
+           usage_total_rounded = t.rounded, closing_balance = t.closing, usage_seen = t.seen, updated_at = now()
+         FROM unnest($1::text[], $2::numeric[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[])
+           AS t(invoice_id, opening, credits, usage_total, rounded, closing, seen)
          WHERE i.invoice_id = t.invoice_id AND i.status = 'draft'`,
         [
           drafts.map((i) => i.invoiceId),
@@ -236,6 +245,7 @@ export class InvoicesRepository {
           drafts.map((i) => i.usageTotal),
           drafts.map((i) => i.usageTotalRounded),
           drafts.map((i) => i.closing),
+          drafts.map((i) => i.usageSeen),
         ],
       );
     }
@@ -285,19 +295,32 @@ export class InvoicesRepository {
   listForAccount(accountId: string, query: { before?: string; limit: number }): Promise<InvoiceRow[]> {
     return this.db.query(
       `SELECT ${INVOICE_COLUMNS} FROM invoices i JOIN accounts a USING (account_id)
-       WHERE i.account_id = $1 AND ($2::text IS NULL OR i.number < $2) ORDER BY i.number DESC LIMIT $3`,
+       WHERE i.account_id = $1 AND ($2::text IS NULL OR (${numberKeys('i.number').join(', ')}) < (${numberKeys('$2::text').join(', ')}))
+       ORDER BY ${NUMBER_ORDER('i.number', 'DESC')} LIMIT $3`,
       [accountId, query.before ?? null, query.limit],
     );
   }
 
   draftsOf(period: string): Promise<{ invoice_id: string; number: string }[]> {
-    return this.db.query(`SELECT invoice_id, number FROM invoices WHERE period = $1::date AND status = 'draft' ORDER BY number`, [month(period)]);
+    return this.db.query(`SELECT invoice_id, number FROM invoices WHERE period = $1::date AND status = 'draft' ORDER BY ${NUMBER_ORDER('number')}`, [month(period)]);
   }
 
   /** The live invoice just before this one for the same account, if any. */
   async previous(tx: EntityManager, invoice: InvoiceRow): Promise<{ number: string; status: string } | null> {
     const rows = await tx.query(
       `SELECT number, status FROM invoices WHERE account_id = $1 AND status <> 'void' AND period < $2::date ORDER BY period DESC LIMIT 1`,
+      [invoice.account_id, month(invoice.period)],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** The account's finalized invoices after this one: the newest, and the tokens of this one's month they bill as late usage. */
+  async finalizedAfter(tx: EntityManager, invoice: InvoiceRow): Promise<{ newest: string; late_tokens: string } | null> {
+    const rows = await tx.query(
+      `SELECT (array_agg(i.number ORDER BY i.period DESC))[1] AS newest, coalesce(sum(l.tokens), 0)::text AS late_tokens
+       FROM invoices i LEFT JOIN invoice_lines l ON l.invoice_id = i.invoice_id AND l.usage_period = $2::date
+       WHERE i.account_id = $1 AND i.status = 'finalized' AND i.period > $2::date
+       HAVING count(*) > 0`,
       [invoice.account_id, month(invoice.period)],
     );
     return rows[0] ?? null;
@@ -311,4 +334,15 @@ export class InvoicesRepository {
       [invoiceId],
     );
   }
+}
+
+/** Rows grouped by account. */
+function byAccount<T extends { account_id: string }>(rows: T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const group = groups.get(row.account_id);
+    if (group) group.push(row);
+    else groups.set(row.account_id, [row]);
+  }
+  return groups;
 }

@@ -4,5 +4,6 @@ import { SeedLaunchCatalog1795000000001 } from './1795000000001-SeedLaunchCatalo
 import { Invoices1795000000002 } from './1795000000002-Invoices.js';
 import { ExportOrderIndex1795000000003 } from './1795000000003-ExportOrderIndex.js';
 import { MonthlyRollups1795000000004 } from './1795000000004-MonthlyRollups.js';
+import { PortalSessions1795000004000 } from './1795000004000-PortalSessions.js';
 
-export const migrations = [InitialSchema1795000000000, SeedLaunchCatalog1795000000001, Invoices1795000000002, ExportOrderIndex1795000000003, MonthlyRollups1795000000004];
+export const migrations = [InitialSchema1795000000000, SeedLaunchCatalog1795000000001, Invoices1795000000002, ExportOrderIndex1795000000003, MonthlyRollups1795000000004, PortalSessions1795000004000];

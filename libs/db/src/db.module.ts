@@ -11,10 +11,11 @@ import { AccountsRepository } from './repositories/accounts.repository.js';
 import { ApiKeysRepository } from './repositories/api-keys.repository.js';
 import { CatalogRepository } from './repositories/catalog.repository.js';
 import { LedgerRepository } from './repositories/ledger.repository.js';
+import { PortalSessionsRepository } from './repositories/portal-sessions.repository.js';
 import { UsageRepository } from './repositories/usage.repository.js';
 import { UsageReadsRepository } from './repositories/usage-reads.repository.js';
 
-const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache, InvoicesRepository, InvoicingService, ExportsService, ReconciliationService];
+const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache, InvoicesRepository, InvoicingService, ExportsService, ReconciliationService, PortalSessionsRepository];
 
 /** The DataSource and every repository, shared by the API and the worker. */
 @Module({})

@@ -1,12 +1,12 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { pipeline } from 'node:stream/promises';
 import { parsePeriod } from '@app/billing';
 import { ExportsService, ReconciliationService, type ExportKind } from '@app/db';
 import { AdminOnly } from '../auth/auth.decorators.js';
 import { TimeRangeQuery, parseRange } from '../common/pagination.js';
 import { badRequest } from '../common/problem.js';
+import { sendCsv } from '../common/csv-response.js';
 import { PeriodQuery, ReconciliationResponse } from './finance.dto.js';
 
 @ApiTags('finance')
@@ -49,13 +49,7 @@ export class FinanceController {
     return this.reconciliation.run(parseRange(query));
   }
 
-  /** Headers go out with the first rows; a failure after that can only cut the stream short. */
   private async stream(response: Response, kind: ExportKind, filter: { from?: Date; to?: Date; period?: string }, name: string) {
-    const csv = await this.exports.csv(kind, filter);
-    response.status(200);
-    response.setHeader('Content-Type', 'text/csv; charset=utf-8');
-    response.setHeader('Content-Disposition', `attachment; filename="${name}.csv"`);
-    response.setHeader('Cache-Control', 'no-store');
-    await pipeline(csv, response).catch(() => response.destroy());
+    return sendCsv(response, await this.exports.csv(kind, filter), name);
   }
 }

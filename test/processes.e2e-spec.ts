@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { createDataSource, dropDatabase, migrate } from '../libs/db/src/index.js';
+import { migrations } from '../migrations/index.js';
 
 // These start the built entry points (npm test builds dist/ first), as production does.
 const node = (script: string, env: Record<string, string | undefined>) =>
@@ -36,17 +37,17 @@ describe('npm run migrate', () => {
       const first = node('dist/apps/cli/src/migrate.js', { DATABASE_URL: url });
       expect(first.status).toBe(0);
       expect(first.stdout).toContain('created database');
-      expect(first.stdout).toContain('applied 5 migration(s)');
+      expect(first.stdout).toContain(`applied ${migrations.length} migration(s)`);
       const again = await Promise.all([migrate(url), migrate(url)]);
       expect(again.map((r) => r.applied)).toEqual([[], []]);
 
       const ds: DataSource = createDataSource({ url, poolSize: 1 });
       await ds.initialize();
       try {
-        for (let i = 0; i < 5; i++) await ds.undoLastMigration();
+        for (let i = 0; i < migrations.length; i++) await ds.undoLastMigration();
         const tables = await ds.query("SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'typeorm_migrations'");
         expect(tables[0].n).toBe(0);
-        expect(await ds.runMigrations()).toHaveLength(5);
+        expect(await ds.runMigrations()).toHaveLength(migrations.length);
         const prices = await ds.query('SELECT output_per_million::text AS p FROM rate_card_prices WHERE version = 1');
         expect(prices).toEqual([{ p: '0.070000000000' }]);
       } finally {

@@ -22,22 +22,6 @@ export function BalanceCard({ balance }: { balance: Balance }) {
             {formatMoney(balance.balance)}
           </dd>
         </div>
-        {balance.held !== undefined && (
-          <div>
-            <dt>Held</dt>
-            <dd class="figure secondary" data-testid="held">
-              {formatMoney(balance.held)}
-            </dd>
-          </div>
-        )}
-        {balance.available !== undefined && (
-          <div>
-            <dt>Available</dt>
-            <dd class="figure secondary" data-testid="available">
-              {formatMoney(balance.available)}
-            </dd>
-          </div>
-        )}
         <div>
           <dt>Status</dt>
           <dd>
@@ -47,6 +31,26 @@ export function BalanceCard({ balance }: { balance: Balance }) {
           </dd>
         </div>
       </dl>
+      {(balance.held !== undefined || balance.available !== undefined) && (
+        <dl class="figures sub">
+          {balance.held !== undefined && (
+            <div>
+              <dt>Held</dt>
+              <dd class="figure secondary" data-testid="held">
+                {formatMoney(balance.held)}
+              </dd>
+            </div>
+          )}
+          {balance.available !== undefined && (
+            <div>
+              <dt>Available</dt>
+              <dd class="figure secondary" data-testid="available">
+                {formatMoney(balance.available)}
+              </dd>
+            </div>
+          )}
+        </dl>
+      )}
       {balance.held !== undefined && <p class="hint">Held: reserved for requests in progress. Available: what new requests can spend.</p>}
       {balance.next_expiry && (
         <p class="notice" data-testid="next-expiry">

@@ -37,7 +37,7 @@ export function CreditsCard({ credentials, refresh }: Props) {
                 Next to expire: {formatMoney(soonest.remaining)} on {formatDay(soonest.expires_at!)}.
               </p>
             )}
-            <div class="table-wrap" tabIndex={0} aria-label="Credit grants">
+            <div class="table-wrap scroll" tabIndex={0} aria-label="Credit grants">
               <table>
                 <thead>
                   <tr>
@@ -45,20 +45,21 @@ export function CreditsCard({ credentials, refresh }: Props) {
                     <th scope="col" class="num">Amount</th>
                     <th scope="col" class="num">Remaining</th>
                     <th scope="col">Expires</th>
-                    <th scope="col">Status</th>
                   </tr>
                 </thead>
                 <tbody>
                   {grants.data.data.map((g) => (
                     <tr key={g.grant_id} class={g === soonest ? 'highlight' : ''} data-testid="grant-row" data-soonest={g === soonest ? 'true' : undefined}>
-                      <td>{label(g.credit_kind)}</td>
+                      <td>
+                        {label(g.credit_kind)}
+                        {g.status !== 'active' && <span class="badge block">{label(g.status)}</span>}
+                      </td>
                       <td class="num">{formatMoney(g.amount)}</td>
                       <td class="num">{formatMoney(g.remaining)}</td>
                       <td>
                         {g.expires_at ? formatDay(g.expires_at) : 'Never'}
-                        {g === soonest && <span class="badge badge-warn">expires first</span>}
+                        {g === soonest && <span class="badge badge-warn block">expires first</span>}
                       </td>
-                      <td>{label(g.status)}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -80,9 +81,9 @@ function LedgerCredits({ credentials, refresh }: Props) {
       <LoadStatus loaded={ledger} what="credits" />
       {ledger.state === 'ok' &&
         (credits.length === 0 ? (
-          <p class="muted">No credits among your latest {ledger.data.data.length} ledger entries.</p>
+          <p class="muted">{ledger.data.data.length === 0 ? 'No credits yet.' : `No credits among your latest ${ledger.data.data.length} ledger entries.`}</p>
         ) : (
-          <div class="table-wrap" tabIndex={0} aria-label="Credits">
+          <div class="table-wrap scroll" tabIndex={0} aria-label="Credits">
             <table>
               <thead>
                 <tr>

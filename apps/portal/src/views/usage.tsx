@@ -19,7 +19,11 @@ const COST_COLOR = '#b45309';
 
 /** Axis labels only (tick positions the chart chose, not amounts from the API). */
 const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
-const costTick = (value: number) => (value === 0 ? '$0' : `$${value.toPrecision(2).replace(/\.?0+$/, '')}`);
+/** Enough decimals to tell the ticks apart at the axis's step. */
+const costTicks = (ticks: number[], step: number) => {
+  const decimals = Math.min(12, Math.max(2, Math.ceil(-Math.log10(step))));
+  return ticks.map((t) => `$${t.toFixed(decimals)}`);
+};
 
 let chartMarked = false;
 
@@ -43,7 +47,7 @@ function chartOptions(width: number, withUsage: number[], onIndex: (index: numbe
     axes: [
       { stroke: '#475569', grid: { stroke: '#e2e8f0' } },
       { scale: 'tokens', stroke: '#475569', grid: { stroke: '#e2e8f0' }, values: (_u, ticks) => ticks.map((t) => compact.format(t)), size: 56 },
-      { scale: 'cost', side: 1, stroke: COST_COLOR, grid: { show: false }, values: (_u, ticks) => ticks.map(costTick), size: 64 },
+      { scale: 'cost', side: 1, stroke: COST_COLOR, grid: { show: false }, values: (_u, ticks, _axis, _space, step) => costTicks(ticks, step), size: 84 },
     ],
     hooks: {
       setCursor: [(u) => onIndex(u.cursor.idx ?? null)],

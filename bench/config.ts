@@ -38,6 +38,9 @@ export const SIZES = {
   invoicePeriod: process.env.BENCH_INVOICE_PERIOD || '2026-10',
   /** (g) the API process's RSS is read this often during the export. */
   exportRssSampleMs: int('BENCH_EXPORT_RSS_SAMPLE_MS', 50),
+  /** (h) the portal account: days of hourly usage rollups, and ledger entries. */
+  portalDays: int('BENCH_PORTAL_DAYS', 365),
+  portalLedgerEntries: int('BENCH_PORTAL_LEDGER_ENTRIES', 10_000),
 } as const;
 
 export const KNOBS = {
@@ -55,7 +58,7 @@ export const KNOBS = {
   logLevel: process.env.BENCH_LOG_LEVEL || 'warn',
   /** When set, the worker runs with --cpu-prof and writes its profiles into this directory. */
   cpuProfDir: process.env.BENCH_CPU_PROF_DIR || '',
-  /** Run only these scenarios (comma separated ids: sql,noop,a,e,b,c,d,invoices,exports); all when empty. */
+  /** Run only these scenarios (comma separated ids: sql,noop,a,e,b,c,d,invoices,exports,portal); all when empty. */
   only: (process.env.BENCH_ONLY || '').split(',').map((s) => s.trim()).filter(Boolean),
 } as const;
 
@@ -73,6 +76,8 @@ export const TARGETS = {
   exportSeconds: 10,
   exportFirstByteMs: 1000,
   exportPeakRssMB: 200,
+  /** (h) the portal shows balance and chart within this long of navigation. */
+  portalShownMs: 1000,
 } as const;
 
 /** Price of qwen3-5-4b in rate card version 1, per million tokens (the bench checks the DB agrees). */

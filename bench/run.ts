@@ -16,6 +16,7 @@ import { type Harness, QUIET_SHARE, type ThroughputResult, type WindowNote } fro
 import { exportScenario, type ExportResult } from './scenarios/exports.js';
 import { freshnessScenario, type FreshnessResult } from './scenarios/freshness.js';
 import { invoiceScenario, type InvoiceSizeResult } from './scenarios/invoices.js';
+import { portalScenario, type PortalResult } from './scenarios/portal.js';
 import { httpScenario, type HttpRunResult, queueScenario, type QueueRunResult } from './scenarios/service.js';
 import { Settler } from './settle.js';
 
@@ -78,6 +79,8 @@ interface Results {
   invoices?: { period: string; via: string; small: InvoiceSizeResult; large: InvoiceSizeResult; growth: number };
   /** (g): the usage export; data is set when the month was built for it (not left by (f)). */
   exports?: ExportResult & { data?: MonthData };
+  /** (h): the customer portal in a browser. */
+  portal?: PortalResult;
 }
 
 /** 100000 -> "100k", 1000000 -> "1M". */
@@ -154,6 +157,17 @@ function tableRows(r: Results): Row[] {
     out.push({ scenario: '(g) usage.csv export: time to first byte', result: `${fmtMs(x.firstByteMs)}${star(x)}`, ceiling: '', ratio: '', target: `<= ${TARGETS.exportFirstByteMs} ms`, pass: x.firstByteMs <= TARGETS.exportFirstByteMs });
     out.push({ scenario: '(g) usage.csv export: API peak RSS', result: `${x.peakRssMB} MB (${m.rssBeforeMB} MB before)${star(x)}`, ceiling: '', ratio: '', target: `<= ${TARGETS.exportPeakRssMB} MB`, pass: x.peakRssMB <= TARGETS.exportPeakRssMB });
   }
+  if (r.portal) {
+    const p = r.portal;
+    out.push({
+      scenario: `(h) portal: balance and chart shown, ${p.data.ledgerEntries.toLocaleString('en-US')} ledger entries, a year of hourly usage`,
+      result: `${fmtMs(p.shownMs)} (balance ${fmtMs(p.balanceMs)}, chart ${fmtMs(p.chartMs)})${star(p)}`,
+      ceiling: '',
+      ratio: '',
+      target: `<= ${TARGETS.portalShownMs} ms`,
+      pass: p.shownMs <= TARGETS.portalShownMs,
+    });
+  }
   return out;
 }
 
@@ -166,7 +180,7 @@ function markdown(opts: { table: string; system: Record<string, unknown>; result
   const flush = (x?: ThroughputResult) =>
     x?.flushes ? ` Worker flushes (median run): ${x.flushes.flushes}, mean ${x.flushes.meanJobs} jobs / ${x.flushes.meanEvents} events each, p50 ${x.flushes.msP50} ms, p99 ${x.flushes.msP99} ms, max ${x.flushes.msMax} ms, ${fmtMs(x.flushes.msTotal)} in total; the first flush (${x.flushes.first.jobs} jobs) took ${x.flushes.first.ms} ms.` : '';
   const anyDisturbed =
-    [r.sqlCeiling, r.noopCeiling, r.a, r.b, r.c, r.invoices?.small, r.invoices?.large, r.exports].some((x) => x?.disturbed) || disturbed(r.d?.window) || disturbed(r.e?.window);
+    [r.sqlCeiling, r.noopCeiling, r.a, r.b, r.c, r.invoices?.small, r.invoices?.large, r.exports, r.portal].some((x) => x?.disturbed) || disturbed(r.d?.window) || disturbed(r.e?.window);
   const month = (d: MonthData) =>
     `${d.events.toLocaleString('en-US')} events in ${d.period} over ${d.accounts} accounts, ${d.rollups.toLocaleString('en-US')} hourly rollups, ${d.ledgerEntries.toLocaleString('en-US')} ledger entries, usage_events ${d.eventsTableMB} MB with indexes, written by SQL in ${fmtS(d.buildMs)}`;
   const invoiceRuns = (x: InvoiceSizeResult) =>
@@ -197,6 +211,9 @@ function markdown(opts: { table: string; system: Record<string, unknown>; result
       : '',
     r.exports
       ? `- (g): GET /v1/exports/usage.csv (admin key, no range) from a freshly started API process per run, the body read and discarded by the bench over HTTP (lines counted: ${r.exports.median.lines.toLocaleString('en-US')} = header + rows), on ${r.exports.data ? month(r.exports.data) : 'the large month (f) left'}; the API's VmRSS read every ${SIZES.exportRssSampleMs} ms (and VmHWM). Time and rows/s: median run; first byte: median; RSS: highest of all runs. Runs: ${r.exports.runs.map((run) => `${fmtS(run.ms)}, first byte ${fmtMs(run.firstByteMs)} (headers ${fmtMs(run.headersMs)}), ${(run.bytes / 2 ** 20).toFixed(0)} MB, RSS ${run.rssBeforeMB} -> peak ${run.rssPeakMB} MB (${run.rssSamples} samples, VmHWM ${run.hwmAfterMB ?? 'n/a'} MB)${disturbed(run.window) ? `, other processes took ${Math.round(run.window.interference.share * 100)}% of the machine` : ''}`).join('; ')}.`
+      : '',
+    r.portal
+      ? `- (h): one account with ${r.portal.data.rollups.toLocaleString('en-US')} hourly rollups (${SIZES.portalDays} days) and ${r.portal.data.ledgerEntries.toLocaleString('en-US')} ledger entries written by SQL in ${fmtMs(r.portal.data.buildMs)}; headless Chromium opens a fresh portal session link in a fresh browser context per run, against a freshly started API process; the figure is the later of the page's own marks (balance rendered, chart first drawn with its 30 days) from the start of navigation, median of ${KNOBS.reps} run(s). Runs: ${r.portal.runs.map((run) => `balance ${fmtMs(run.balanceMs)}, chart ${fmtMs(run.chartMs)}, wall ${fmtMs(run.wallMs)}${disturbed(run.window) ? ` (other processes took ${Math.round(run.window.interference.share * 100)}% of the machine)` : ''}`).join('; ')}.`
       : '',
     r.e?.reads ? `- (e): (a) run once more with the API process up and one client reading GET /v1/accounts/{id}/balance of random accounts (one request in flight, ${r.e.reads.pauseMs} ms pause between reads) for the whole timed window: ${r.e.reads.count} reads, ${r.e.reads.errors} errors. That run's throughput is the info row (the API process and the reader share the 2 cores).${flush(r.e)}` : '',
     '',
@@ -296,6 +313,11 @@ try {
     results.exports = { ...(await exportScenario(h, largeMonth.events)), data: built };
     const x = results.exports;
     log(`(g) export: ${fmtS(x.median.ms)} (${x.median.rowsPerSecond.toLocaleString('en-US')} rows/s), first byte ${fmtMs(x.firstByteMs)}, API peak RSS ${x.peakRssMB} MB`);
+  }
+
+  if (want('portal')) {
+    results.portal = await portalScenario(h);
+    log(`(h) portal: balance and chart shown ${fmtMs(results.portal.shownMs)} after navigation (balance ${fmtMs(results.portal.balanceMs)}, chart ${fmtMs(results.portal.chartMs)})`);
   }
 
   const runtimeS = (performance.now() - clock) / 1000;

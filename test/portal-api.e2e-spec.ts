@@ -114,7 +114,7 @@ describe('POST /v1/accounts/{id}/portal-sessions', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0].account_id).toBe(fx.a);
     expect(Buffer.compare(rows[0].secret_hash, createHash('sha256').update(token).digest())).toBe(0);
-    expect(JSON.stringify(rows[0])).not.toContain(token.split('_')[2]);
+    expect(JSON.stringify(rows[0])).not.toContain(token.slice(20));
   });
 
   it('builds the link on PORTAL_PUBLIC_URL when it is set', async () => {

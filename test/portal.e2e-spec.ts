@@ -13,12 +13,15 @@ import { ADMIN, bearer, drained, producer, startWorker, uniqueQueueName } from '
 import { type ApiProcess, startApiProcess } from './support/api-process.js';
 import { type SeenRequest, guardedContext, launchChromium, screenshotPath } from './support/browser.js';
 import { eventId, uniqueId } from './support/factories.js';
+import { scratchDatabase } from './support/scratch.js';
 
 /**
  * The customer portal in real Chromium (Debian's, headless), against the built API started as a
  * child process on a free 127.0.0.1 port, real Postgres and Redis. Data goes in through the API
  * (accounts, credits, keys, usage through the worker, invoices) and SQL (a second model's rollup,
- * an expired session). Screenshots of each view land in test-output/portal/.
+ * an expired session), on a database of its own: the second model's rollup has no events behind
+ * it, which the rollup checks of other spec files must not see. Screenshots of each view land in
+ * test-output/portal/.
  *
  * Grants (contract 5.2) and holds (5.3) are built elsewhere: until their routes answer, the page
  * falls back to the ledger's credits and shows the balance alone, which is what the tests below
@@ -38,6 +41,7 @@ const USAGE_HEADER =
   'event_id,account_id,occurred_at,model,endpoint,rate_card_version,input_tokens,cached_input_tokens,output_tokens,cache_reported,cost,ledger_entry_id,received_at';
 const EXTRA_MODEL_COST = '0.000000000000000001';
 
+let scratch: Awaited<ReturnType<typeof scratchDatabase>>;
 let server: ApiProcess;
 let worker: INestApplicationContext;
 let queue: Queue;
@@ -137,10 +141,11 @@ async function axeSerious(page: Page): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  server = await startApiProcess({ USAGE_QUEUE });
-  worker = await startWorker({ USAGE_QUEUE });
+  scratch = await scratchDatabase();
+  server = await startApiProcess({ USAGE_QUEUE, DATABASE_URL: scratch.url });
+  worker = await startWorker({ USAGE_QUEUE, DATABASE_URL: scratch.url });
   queue = producer(USAGE_QUEUE);
-  db = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  db = new pg.Client({ connectionString: scratch.url });
   await db.connect();
   browser = await launchChromium();
 
@@ -193,6 +198,7 @@ afterAll(async () => {
   await queue?.close();
   await worker?.close();
   await server?.stop();
+  await scratch?.drop();
 });
 
 // First, so that most of the file runs while the 60-second session it opens is waiting to expire.

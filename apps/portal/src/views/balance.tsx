@@ -3,6 +3,18 @@ import { formatMoney } from '../decimal';
 import { formatDay, formatInstant } from '../format';
 import type { Balance } from '../types';
 
+/** A smaller figure under the balance (held, available), with its test id from its label. */
+function Secondary({ label, value }: { label: string; value: string }) {
+  return (
+    <div>
+      <dt>{label}</dt>
+      <dd class="figure secondary" data-testid={label.toLowerCase()}>
+        {formatMoney(value)}
+      </dd>
+    </div>
+  );
+}
+
 /** Balance, held and available (when the API has holds), status, and the next credit expiry (when it has grants). */
 export function BalanceCard({ balance }: { balance: Balance }) {
   const depleted = balance.status === 'depleted';
@@ -33,22 +45,8 @@ export function BalanceCard({ balance }: { balance: Balance }) {
       </dl>
       {(balance.held !== undefined || balance.available !== undefined) && (
         <dl class="figures sub">
-          {balance.held !== undefined && (
-            <div>
-              <dt>Held</dt>
-              <dd class="figure secondary" data-testid="held">
-                {formatMoney(balance.held)}
-              </dd>
-            </div>
-          )}
-          {balance.available !== undefined && (
-            <div>
-              <dt>Available</dt>
-              <dd class="figure secondary" data-testid="available">
-                {formatMoney(balance.available)}
-              </dd>
-            </div>
-          )}
+          {balance.held !== undefined && <Secondary label="Held" value={balance.held} />}
+          {balance.available !== undefined && <Secondary label="Available" value={balance.available} />}
         </dl>
       )}
       {balance.held !== undefined && <p class="hint">Held: reserved for requests in progress. Available: what new requests can spend.</p>}

@@ -8,6 +8,13 @@ export const formatInstant = (iso: string): string => `${new Date(iso).toISOStri
 /** "24 Nov 2026" */
 export const formatDay = (iso: string): string => DAY.format(new Date(iso));
 
+/** A chart axis tick: "24 Nov" on a day boundary (UTC), else "10:00". */
+export function formatTick(unixSeconds: number, granularity: 'day' | 'hour'): string {
+  const date = new Date(unixSeconds * 1000);
+  const time = date.toISOString().slice(11, 16);
+  return granularity === 'day' || time === '00:00' ? DAY_SHORT.format(date) : time;
+}
+
 /** A chart period: "24 Nov 2026" for days, "24 Nov, 10:00 UTC" for hours. */
 export const formatPeriod = (iso: string, granularity: 'day' | 'hour'): string =>
   granularity === 'day' ? formatDay(iso) : `${DAY_SHORT.format(new Date(iso))}, ${new Date(iso).toISOString().slice(11, 16)} UTC`;

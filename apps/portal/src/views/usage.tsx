@@ -4,7 +4,7 @@ import 'uplot/dist/uPlot.min.css';
 import { accountPath, query } from '../api';
 import type { Credentials } from '../credentials';
 import { formatCount, formatMoney, sumDecimals } from '../decimal';
-import { formatPeriod } from '../format';
+import { formatPeriod, formatTick } from '../format';
 import { type ChartData, type Span, type UsageRow, chartData, spanRange, usagePoints } from '../series';
 import { useApi } from '../use-api';
 import { LoadStatus } from './status';
@@ -27,7 +27,7 @@ const costTicks = (ticks: number[], step: number) => {
 
 let chartMarked = false;
 
-function chartOptions(width: number, withUsage: number[], onIndex: (index: number | null) => void): uPlot.Options {
+function chartOptions(width: number, granularity: 'day' | 'hour', withUsage: number[], onIndex: (index: number | null) => void): uPlot.Options {
   return {
     width,
     height: HEIGHT,
@@ -45,7 +45,7 @@ function chartOptions(width: number, withUsage: number[], onIndex: (index: numbe
       { label: 'Cost', scale: 'cost', stroke: COST_COLOR, width: 2, dash: [6, 4], points: { show: true, size: 7, fill: COST_COLOR, filter: withUsage } },
     ],
     axes: [
-      { stroke: '#475569', grid: { stroke: '#e2e8f0' } },
+      { stroke: '#475569', grid: { stroke: '#e2e8f0' }, values: (_u, ticks) => ticks.map((t) => formatTick(t, granularity)) },
       { scale: 'tokens', stroke: '#475569', grid: { stroke: '#e2e8f0' }, values: (_u, ticks) => ticks.map((t) => compact.format(t)), size: 56 },
       { scale: 'cost', side: 1, stroke: COST_COLOR, grid: { show: false }, values: (_u, ticks, _axis, _space, step) => costTicks(ticks, step), size: 84 },
     ],
@@ -72,7 +72,7 @@ function UsageChart({ data, granularity }: { data: ChartData; granularity: 'day'
 
   useEffect(() => {
     const el = box.current!;
-    const u = new uPlot(chartOptions(el.clientWidth, withUsage, setSelected), data.columns, el);
+    const u = new uPlot(chartOptions(el.clientWidth, granularity, withUsage, setSelected), data.columns, el);
     plot.current = u;
     setSelected(null);
     const observer = new ResizeObserver(() => u.setSize({ width: el.clientWidth, height: HEIGHT }));

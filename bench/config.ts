@@ -43,6 +43,9 @@ export const SIZES = {
   liabilityAccounts: int('BENCH_LIABILITY_ACCOUNTS', 10_000),
   /** (g) the API process's RSS is read this often during the export. */
   exportRssSampleMs: int('BENCH_EXPORT_RSS_SAMPLE_MS', 50),
+  /** (o) the portal account: days of hourly usage rollups, and ledger entries. */
+  portalDays: int('BENCH_PORTAL_DAYS', 365),
+  portalLedgerEntries: int('BENCH_PORTAL_LEDGER_ENTRIES', 10_000),
 } as const;
 
 export const KNOBS = {
@@ -60,7 +63,7 @@ export const KNOBS = {
   logLevel: process.env.BENCH_LOG_LEVEL || 'warn',
   /** When set, the worker runs with --cpu-prof and writes its profiles into this directory. */
   cpuProfDir: process.env.BENCH_CPU_PROF_DIR || '',
-  /** Run only these scenarios (comma separated ids: floor,sql,noop,expiry,liability,a,e,b,c,d,invoices,exports); all when empty. */
+  /** Run only these scenarios (comma separated ids: floor,sql,noop,a,e,b,c,d,invoices,exports,portal,expiry,liability); all when empty. */
   only: (process.env.BENCH_ONLY || '').split(',').map((s) => s.trim()).filter(Boolean),
 } as const;
 
@@ -87,6 +90,8 @@ export const TARGETS = {
   /** (n) the credit liability report of 10k accounts, and its CSV. */
   liabilityReportSeconds: 5,
   liabilityCsvSeconds: 10,
+  /** (o) the portal shows balance and chart within this long of navigation. */
+  portalShownMs: 1000,
 } as const;
 
 /** Price of qwen3-5-4b in rate card version 1, per million tokens (the bench checks the DB agrees). */

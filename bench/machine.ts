@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { spawnedPids } from './processes.js';
+import { spawnedCommands, spawnedPids } from './processes.js';
 import { sleep } from './stats.js';
 
 /**
@@ -75,6 +75,7 @@ export class MachineWatch {
     if (this.ours.has(pid)) return 'bench';
     const spawned = spawnedPids.get(pid);
     if (spawned) return spawned;
+    for (const [command, role] of spawnedCommands) if (command.test(cmd)) return role;
     if (cmd.includes(this.databaseName) || POSTGRES_BACKGROUND.test(cmd)) return 'postgres';
     if (/^(\S*\/)?redis-server/.test(cmd)) return 'redis';
     if (cmd === '') return 'kernel';

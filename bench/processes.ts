@@ -113,6 +113,8 @@ export class Child {
 const children = new Set<Child>();
 /** Every process this run started, by role (the machine watch counts their CPU as ours). */
 export const spawnedPids = new Map<number, string>();
+/** Processes this run started through a library (the portal row's browser), by command line and role. */
+export const spawnedCommands = new Map<RegExp, string>();
 
 function start(name: string, main: string, env: Record<string, string>, nodeArgs: string[] = [], role = name): Child {
   const proc = spawn(process.execPath, [...nodeArgs, main], {

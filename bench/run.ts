@@ -17,6 +17,7 @@ import { exportScenario, type ExportResult } from './scenarios/exports.js';
 import { freshnessScenario, type FreshnessResult } from './scenarios/freshness.js';
 import { type ExpiryResult, expiryScenario, type LiabilityResult, liabilityScenario } from './scenarios/grants.js';
 import { invoiceScenario, type InvoiceSizeResult } from './scenarios/invoices.js';
+import { portalScenario, type PortalResult } from './scenarios/portal.js';
 import { httpScenario, type HttpRunResult, queueScenario, type QueueRunResult } from './scenarios/service.js';
 import { Settler } from './settle.js';
 
@@ -83,6 +84,8 @@ interface Results {
   /** (m) grant expiry at scale; (n) credit liability report and CSV. */
   expiry?: ExpiryResult;
   liability?: LiabilityResult;
+  /** (o): the customer portal in a browser. */
+  portal?: PortalResult;
 }
 
 /** 100000 -> "100k", 1000000 -> "1M". */
@@ -180,6 +183,17 @@ function tableRows(r: Results): Row[] {
     out.push({ scenario: `(n) credit liability report, ${x.accounts.toLocaleString('en-US')} accounts`, result: `${fmtS(med(x.reportMs))} (frozen: ${fmtMs(x.frozenMs)})${mark}`, ceiling: '', ratio: '', target: `<= ${TARGETS.liabilityReportSeconds} s`, pass: med(x.reportMs) <= TARGETS.liabilityReportSeconds * 1000 });
     out.push({ scenario: `(n) credit-liability.csv, ${x.accounts.toLocaleString('en-US')} rows`, result: `${fmtS(med(x.csvMs))}${mark}`, ceiling: '', ratio: '', target: `<= ${TARGETS.liabilityCsvSeconds} s`, pass: med(x.csvMs) <= TARGETS.liabilityCsvSeconds * 1000 });
   }
+  if (r.portal) {
+    const p = r.portal;
+    out.push({
+      scenario: `(o) portal: balance and chart shown, ${p.data.ledgerEntries.toLocaleString('en-US')} ledger entries, a year of hourly usage`,
+      result: `${fmtMs(p.shownMs)} (balance ${fmtMs(p.balanceMs)}, chart ${fmtMs(p.chartMs)})${star(p)}`,
+      ceiling: '',
+      ratio: '',
+      target: `<= ${TARGETS.portalShownMs} ms`,
+      pass: p.shownMs <= TARGETS.portalShownMs,
+    });
+  }
   return out;
 }
 
@@ -192,7 +206,7 @@ function markdown(opts: { table: string; system: Record<string, unknown>; result
   const flush = (x?: ThroughputResult) =>
     x?.flushes ? ` Worker flushes (median run): ${x.flushes.flushes}, mean ${x.flushes.meanJobs} jobs / ${x.flushes.meanEvents} events each, p50 ${x.flushes.msP50} ms, p99 ${x.flushes.msP99} ms, max ${x.flushes.msMax} ms, ${fmtMs(x.flushes.msTotal)} in total; the first flush (${x.flushes.first.jobs} jobs) took ${x.flushes.first.ms} ms.` : '';
   const anyDisturbed =
-    [r.floor, r.sqlCeiling, r.noopCeiling, r.a, r.b, r.c, r.invoices?.small, r.invoices?.large, r.exports].some((x) => x?.disturbed) || disturbed(r.d?.window) || disturbed(r.e?.window);
+    [r.floor, r.sqlCeiling, r.noopCeiling, r.a, r.b, r.c, r.invoices?.small, r.invoices?.large, r.exports, r.portal].some((x) => x?.disturbed) || disturbed(r.d?.window) || disturbed(r.e?.window);
   const month = (d: MonthData) =>
     `${d.events.toLocaleString('en-US')} events in ${d.period} over ${d.accounts} accounts, ${d.rollups.toLocaleString('en-US')} hourly rollups, ${d.ledgerEntries.toLocaleString('en-US')} ledger entries, usage_events ${d.eventsTableMB} MB with indexes, written by SQL in ${fmtS(d.buildMs)}`;
   const invoiceRuns = (x: InvoiceSizeResult) =>
@@ -227,6 +241,9 @@ function markdown(opts: { table: string; system: Record<string, unknown>; result
       : '',
     r.expiry ? `- (m): ${r.expiry.grants.toLocaleString('en-US')} grants of $1 over ${r.expiry.accounts.toLocaleString('en-US')} accounts (a usage entry of 2.5 each drew the first two and a half), written by SQL in ${fmtS(r.expiry.buildMs)}, all expiring at one instant a few seconds after ${KNOBS.workers} worker process(es) started; clock from that instant until no grant is open (polled every 50 ms). ${r.expiry.entries.toLocaleString('en-US')} expiry entries removing ${r.expiry.removed}, every balance 0, checked. Lag (ended_at - expires_at): p50 ${fmtMs(r.expiry.lagMs.p50)}, p99 ${fmtMs(r.expiry.lagMs.p99)}, max ${fmtMs(r.expiry.lagMs.max)}.` : '',
     r.liability ? `- (n): ${r.liability.accounts.toLocaleString('en-US')} accounts with ${r.liability.ledgerEntries.toLocaleString('en-US')} ledger entries in ${r.liability.period} (a $10 purchase and a $2 promotional grant on day 1, $0.10 of usage every day, the promotional grant's $0.60 expiring on day 15), written by SQL in ${fmtS(r.liability.buildMs)}; GET /v1/reports/credit-liability?limit=1000 (every account computed for the totals) and GET /v1/exports/credit-liability.csv on a fresh API process, the frozen month removed before each so each computes; totals checked exactly. Runs: report ${r.liability.reportMs.map((ms) => fmtS(ms)).join(', ')}; CSV ${r.liability.csvMs.map((ms) => fmtS(ms)).join(', ')}; the frozen month read back in ${fmtMs(r.liability.frozenMs)}.` : '',
+    r.portal
+      ? `- (o): one account with ${r.portal.data.rollups.toLocaleString('en-US')} hourly rollups (${SIZES.portalDays} days) and ${r.portal.data.ledgerEntries.toLocaleString('en-US')} ledger entries written by SQL in ${fmtMs(r.portal.data.buildMs)}; headless Chromium opens a fresh portal session link in a fresh browser context per run, against a freshly started API process; the figure is the later of the page's own marks (balance rendered, chart first drawn with its 30 days) from the start of navigation, median of ${KNOBS.reps} run(s). Runs: ${r.portal.runs.map((run) => `balance ${fmtMs(run.balanceMs)}, chart ${fmtMs(run.chartMs)}, wall ${fmtMs(run.wallMs)}${disturbed(run.window) ? ` (other processes took ${Math.round(run.window.interference.share * 100)}% of the machine)` : ''}`).join('; ')}.`
+      : '',
     r.e?.reads ? `- (e): (a) run once more with the API process up and one client reading GET /v1/accounts/{id}/balance of random accounts (one request in flight, ${r.e.reads.pauseMs} ms pause between reads) for the whole timed window: ${r.e.reads.count} reads, ${r.e.reads.errors} errors. That run's throughput is the info row (the API process and the reader share the 2 cores).${flush(r.e)}` : '',
     '',
     'Raw figures: the .json file of the same name.',
@@ -340,6 +357,10 @@ try {
   if (want('liability')) {
     results.liability = await liabilityScenario(h);
     log(`(n) credit liability: report ${results.liability.reportMs.map((ms) => fmtS(ms)).join(', ')}; CSV ${results.liability.csvMs.map((ms) => fmtS(ms)).join(', ')}`);
+  }
+  if (want('portal')) {
+    results.portal = await portalScenario(h);
+    log(`(o) portal: balance and chart shown ${fmtMs(results.portal.shownMs)} after navigation (balance ${fmtMs(results.portal.balanceMs)}, chart ${fmtMs(results.portal.chartMs)})`);
   }
 
   const runtimeS = (performance.now() - clock) / 1000;

@@ -5,6 +5,7 @@ import { Invoices1795000000002 } from './1795000000002-Invoices.js';
 import { ExportOrderIndex1795000000003 } from './1795000000003-ExportOrderIndex.js';
 import { MonthlyRollups1795000000004 } from './1795000000004-MonthlyRollups.js';
 import { InvoiceUsageSeen1795000001000 } from './1795000001000-InvoiceUsageSeen.js';
+import { PortalSessions1795000004000 } from './1795000004000-PortalSessions.js';
 import { CreditGrants1795000010000 } from './1795000010000-CreditGrants.js';
 import { StructuralLedgerIndex1795000010001 } from './1795000010001-StructuralLedgerIndex.js';
 import { CreditLiability1795000010002 } from './1795000010002-CreditLiability.js';
@@ -17,6 +18,7 @@ export const migrations = [
   ExportOrderIndex1795000000003,
   MonthlyRollups1795000000004,
   InvoiceUsageSeen1795000001000,
+  PortalSessions1795000004000,
   CreditGrants1795000010000,
   StructuralLedgerIndex1795000010001,
   CreditLiability1795000010002,

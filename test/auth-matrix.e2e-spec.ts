@@ -35,6 +35,8 @@ const EXPECTED: Record<string, Access> = {
   'GET /v1/accounts/{id}/ledger': 'own',
   'GET /v1/accounts/{id}/usage': 'own',
   'GET /v1/accounts/{id}/invoices': 'own',
+  'GET /v1/accounts/{id}/exports/usage.csv': 'own',
+  'POST /v1/accounts/{id}/portal-sessions': 'admin',
   'POST /v1/accounts/{id}/api-keys': 'admin',
   'GET /v1/accounts/{id}/api-keys': 'admin',
   'POST /v1/accounts/{id}/credits': 'admin',
@@ -122,6 +124,7 @@ function concrete(route: string): Concrete {
     'GET /v1/accounts/{id}/ledger': '?limit=10&from=2026-01-01T00:00:00Z',
     'GET /v1/accounts/{id}/usage': `?from=${PERIOD}-01T00:00:00Z&to=2026-11-01T00:00:00Z&granularity=day`,
     'GET /v1/accounts/{id}/invoices': '?limit=10',
+    'GET /v1/accounts/{id}/exports/usage.csv': `?from=${PERIOD}-01T00:00:00Z&to=2026-11-01T00:00:00Z`,
     'GET /v1/rate-cards': '?limit=10',
     'GET /v1/rejected-events': '?limit=10',
     'GET /v1/exports/usage.csv': `?from=${PERIOD}-01T00:00:00Z&to=2026-11-01T00:00:00Z`,
@@ -142,6 +145,7 @@ function concrete(route: string): Concrete {
     'POST /v1/usage-events': () => ({ events: [usageEvent(fx.a, { usage: { prompt_tokens: 1, completion_tokens: 1 } })] }),
     'POST /v1/invoices/generate': () => ({ period: PERIOD }),
     'POST /v1/accounts/{id}/holds': () => ({ amount: '0.01' }),
+    'POST /v1/accounts/{id}/portal-sessions': () => ({ ttl_seconds: 60 }),
   };
   return {
     method: m,

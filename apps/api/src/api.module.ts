@@ -6,6 +6,7 @@ import { DbModule } from '@app/db';
 import { QueueModule } from '@app/queue';
 import { AccountsController } from './accounts/accounts.controller.js';
 import { AccountsService } from './accounts/accounts.service.js';
+import { AccountExportsModule } from './account-exports/account-exports.module.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import { RateLimitGuard } from './auth/rate-limit.guard.js';
 import { ProblemFilter } from './common/problem.filter.js';
@@ -21,6 +22,7 @@ import { MetricsController } from './metrics/metrics.controller.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { PricingController } from './pricing/pricing.controller.js';
 import { PricingService } from './pricing/pricing.service.js';
+import { PortalSessionsModule } from './portal-sessions/portal-sessions.module.js';
 import { InvoicesController } from './invoices/invoices.controller.js';
 import { InvoicesService } from './invoices/invoices.service.js';
 import { UsageController } from './usage/usage.controller.js';
@@ -41,6 +43,8 @@ export class ApiModule {
         }),
         DbModule.forRoot(config, { poolSize: 10, applicationName: 'billing-api' }),
         QueueModule.forRoot(config),
+        AccountExportsModule,
+        PortalSessionsModule.forRoot(config),
       ],
       controllers: [HealthController, MetricsController, PricingController, AccountsController, UsageController, InvoicesController, FinanceController, GrantsController, ReportsController, HoldsController],
       providers: [

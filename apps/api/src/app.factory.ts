@@ -6,6 +6,7 @@ import type { AppConfig } from '@app/config';
 import { ApiModule } from './api.module.js';
 import { jsonDepthLimit } from './common/json-depth.js';
 import { validationPipe } from './common/validation.js';
+import { servePortal } from './portal/portal.static.js';
 
 /** Largest JSON body: a 1000-event batch with 4 KiB of metadata each fits well inside. */
 export const BODY_LIMIT = '8mb';
@@ -24,6 +25,7 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
   app.set('etag', false);
   app.set('x-powered-by', false);
   app.useGlobalPipes(validationPipe);
+  servePortal(app, config);
 
   const document = SwaggerModule.createDocument(
     app,

@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       WORKER_LOCK_DURATION_MS: 30000,
       WORKER_STALLED_INTERVAL_MS: 30000,
       GRANT_EXPIRY_INTERVAL_MS: 5000,
+      PORTAL_FRAME_ANCESTORS: "'none'",
     });
   });
 
@@ -38,5 +39,28 @@ describe('loadConfig', () => {
 
   it('lets tools that never authenticate run without ADMIN_API_KEY', () => {
     expect(loadConfig({}, []).ADMIN_API_KEY).toBeUndefined();
+  });
+
+  it('takes a list of origins for PORTAL_FRAME_ANCESTORS, whitespace normalised', () => {
+    expect(loadConfig({ ...valid, PORTAL_FRAME_ANCESTORS: " 'self'   https://app.example.com\thttps://*.example.org:8443 " }).PORTAL_FRAME_ANCESTORS).toBe(
+      "'self' https://app.example.com https://*.example.org:8443",
+    );
+  });
+
+  it.each([
+    ['a directive break', "'self'; script-src *"],
+    ['a second policy', "'self', https://evil.example"],
+    ["'none' with a host", "'none' https://app.example.com"],
+    ['a quoted keyword other than self', "'unsafe-inline'"],
+    ['a path', 'https://app.example.com/embed'],
+    ['a line break', "'self'\r\nSet-Cookie: x=1"],
+  ])('refuses PORTAL_FRAME_ANCESTORS with %s', (_, value) => {
+    expect(() => loadConfig({ ...valid, PORTAL_FRAME_ANCESTORS: value })).toThrow(/^Invalid configuration: PORTAL_FRAME_ANCESTORS must be 'none' or /);
+  });
+
+  it('keeps PORTAL_PUBLIC_URL without its trailing slash and refuses one with a query', () => {
+    expect(loadConfig({ ...valid, PORTAL_PUBLIC_URL: 'https://billing.example.com/' }).PORTAL_PUBLIC_URL).toBe('https://billing.example.com');
+    expect(() => loadConfig({ ...valid, PORTAL_PUBLIC_URL: 'https://billing.example.com/?a=1' })).toThrow(/^Invalid configuration: PORTAL_PUBLIC_URL /);
+    expect(() => loadConfig({ ...valid, PORTAL_PUBLIC_URL: 'ftp://billing.example.com' })).toThrow(/^Invalid configuration: PORTAL_PUBLIC_URL /);
   });
 });

@@ -9,6 +9,29 @@ const url = (protocols: string[]) =>
     }
   }, `must be a ${protocols.map((p) => p.replace(':', '://')).join(' or ')} URL`);
 
+/**
+ * One CSP source expression allowed in frame-ancestors: 'self', a scheme (https:), or a host
+ * with an optional scheme, wildcard subdomain and port (https://*.example.com:8443). Nothing
+ * that could end the directive (; or ,) or the header.
+ */
+const FRAME_ANCESTOR = /^(?:'self'|[a-z][a-z0-9+.-]*:|(?:[a-z][a-z0-9+.-]*:\/\/)?(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::(?:\d{1,5}|\*))?)$/i;
+
+const frameAncestors = z
+  .string()
+  .transform((value) => value.trim().split(/\s+/).join(' '))
+  .refine(
+    (value) => value === "'none'" || value.split(' ').every((source) => FRAME_ANCESTOR.test(source)),
+    "must be 'none' or a space-separated list of 'self', schemes (https:) and hosts (https://app.example.com)",
+  );
+
+/** Where customers reach the API: an http(s) origin, optionally with a path prefix, no query or fragment. */
+const publicUrl = url(['http:', 'https:'])
+  .refine((value) => {
+    const parsed = new URL(value);
+    return !parsed.search && !parsed.hash && !parsed.username && !parsed.password;
+  }, 'must have no query, fragment or credentials')
+  .transform((value) => value.replace(/\/+$/, ''));
+
 const schema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/billing'),
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
@@ -29,6 +52,10 @@ const schema = z.object({
   WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),
   /** How often each worker looks for grants whose expires_at has come (they expire within this, plus the run). */
   GRANT_EXPIRY_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  /** Who may frame the customer portal (CSP frame-ancestors of /portal): 'none', or the provider's own origins. */
+  PORTAL_FRAME_ANCESTORS: frameAncestors.default("'none'"),
+  /** The address customers open portal links at; without it, links use the address the admin's request came in on. */
+  PORTAL_PUBLIC_URL: publicUrl.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

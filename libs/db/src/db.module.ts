@@ -11,6 +11,7 @@ import { AccountsRepository } from './repositories/accounts.repository.js';
 import { ApiKeysRepository } from './repositories/api-keys.repository.js';
 import { CatalogRepository } from './repositories/catalog.repository.js';
 import { LedgerRepository } from './repositories/ledger.repository.js';
+import { PortalSessionsRepository } from './repositories/portal-sessions.repository.js';
 import { UsageRepository } from './repositories/usage.repository.js';
 import { UsageReadsRepository } from './repositories/usage-reads.repository.js';
 import { GrantsRepository } from './repositories/grants.repository.js';
@@ -20,7 +21,7 @@ import { GrantAllocationsExport } from './grant-allocations.export.js';
 import { HoldsRepository } from './repositories/holds.repository.js';
 import { HoldsService } from './holds.service.js';
 
-const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache, InvoicesRepository, InvoicingService, ExportsService, ReconciliationService, GrantsRepository, GrantsService, CreditLiabilityService, GrantAllocationsExport, HoldsRepository, HoldsService];
+const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache, InvoicesRepository, InvoicingService, ExportsService, ReconciliationService, GrantsRepository, GrantsService, CreditLiabilityService, GrantAllocationsExport, HoldsRepository, HoldsService, PortalSessionsRepository];
 
 /** The DataSource and every repository, shared by the API and the worker. */
 @Module({})

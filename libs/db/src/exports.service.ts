@@ -12,6 +12,8 @@ export interface ExportFilter {
   to?: Date;
   /** invoices: the month, YYYY-MM */
   period?: string;
+  /** usage and ledger: one account's rows only */
+  accountId?: string;
 }
 
 const ISO = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
@@ -23,8 +25,14 @@ const DECIMAL = (column: string) => `trim_scale(${column})::text`;
  * from Date objects the service made (toISOString) or a period checked against YYYY-MM.
  */
 const instant = (date: Date) => `'${date.toISOString()}'::timestamptz`;
+/** Account ids are checked against the accounts table's own pattern, which admits no quote. */
+function account(accountId: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(accountId)) throw new RangeError('not an account id');
+  return `'${accountId}'`;
+}
 function range(column: string, filter: ExportFilter): string {
   const where: string[] = [];
+  if (filter.accountId !== undefined) where.push(`account_id = ${account(filter.accountId)}`);
   if (filter.from) where.push(`${column} >= ${instant(filter.from)}`);
   if (filter.to) where.push(`${column} < ${instant(filter.to)}`);
   return where.length ? `WHERE ${where.join(' AND ')}` : '';

@@ -6,6 +6,7 @@ export * from './repositories/accounts.repository.js';
 export * from './repositories/api-keys.repository.js';
 export * from './repositories/catalog.repository.js';
 export * from './repositories/ledger.repository.js';
+export * from './repositories/portal-sessions.repository.js';
 export * from './repositories/usage.repository.js';
 export * from './pricing-context.cache.js';
 export * from './repositories/usage-reads.repository.js';

@@ -1,0 +1,21 @@
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { AccountReadable } from '../auth/auth.decorators.js';
+import { sendCsv } from '../common/csv-response.js';
+import { TimeRangeQuery } from '../common/pagination.js';
+import { AccountExportsService } from './account-exports.service.js';
+
+@ApiTags('accounts')
+@Controller('v1/accounts')
+export class AccountExportsController {
+  constructor(private readonly exports: AccountExportsService) {}
+
+  @Get(':id/exports/usage.csv')
+  @AccountReadable()
+  @ApiProduces('text/csv')
+  @ApiOkResponse({ description: "the account's own usage: one row per priced event, occurred_at in [from, to), the columns of /v1/exports/usage.csv" })
+  async usage(@Param('id') id: string, @Query() query: TimeRangeQuery, @Res() response: Response) {
+    return sendCsv(response, await this.exports.usageCsv(id, query), `usage-${id}`);
+  }
+}

@@ -7,6 +7,7 @@ import { redisConnection } from '../libs/queue/src/index.js';
 import { DataSource } from 'typeorm';
 import { ADMIN, bearer, drained, producer, startApi, startWorker, uniqueQueueName, type TestApi } from './support/api.js';
 import { createAccount, createKey, credit, usageEvent } from './support/factories.js';
+import { fetchPdf, pdfText } from './support/pdf.js';
 import { scratchDatabase } from './support/scratch.js';
 
 // Its own database: this spec adds back-dated rate card versions, which would reprice everyone else's events.
@@ -237,14 +238,10 @@ describe('access and PDF', () => {
     await send([at(account_id, '2026-02-20T00:00:00Z', { prompt_tokens: 123456, completion_tokens: 7890 })]);
     await generate('2026-02');
     const invoice = await invoiceOf(account_id, '2026-02');
-    const res = await api.http().get(`/v1/invoices/${invoice.invoice_id}/pdf`).set(ADMIN).buffer(true).parse((response, done) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => done(null, Buffer.concat(chunks)));
-    }).expect(200);
-    expect(res.headers['content-type']).toBe('application/pdf');
-    expect(res.headers['content-disposition']).toBe(`inline; filename="${invoice.number}.pdf"`);
-    const text = await pdfText(res.body as Buffer);
+    const { pdf, headers } = await fetchPdf(api, `/v1/invoices/${invoice.invoice_id}/pdf`);
+    expect(headers['content-type']).toBe('application/pdf');
+    expect(headers['content-disposition']).toBe(`inline; filename="${invoice.number}.pdf"`);
+    const text = await pdfText(pdf);
     // 123456 x 0.04 + 7890 x 0.07 = 4938.24 + 552.3 micro-dollars
     expect(invoice.usage_total).toBe('0.00549054');
     for (const expected of [invoice.number, 'Acme PDF Corp', account_id, '0.00549054', '0.01', invoice.closing_balance, 'DRAFT']) {
@@ -252,18 +249,6 @@ describe('access and PDF', () => {
     }
   });
 });
-
-async function pdfText(pdf: Buffer): Promise<string> {
-  const { getDocument } = await import('pdfjs-dist/legacy/build/pdf.mjs');
-  const doc = await getDocument({ data: new Uint8Array(pdf), useSystemFonts: false, disableFontFace: true }).promise;
-  const pages: string[] = [];
-  for (let i = 1; i <= doc.numPages; i++) {
-    const content = await (await doc.getPage(i)).getTextContent();
-    pages.push(content.items.map((item) => ('str' in item ? item.str : '')).join(' '));
-  }
-  await doc.destroy();
-  return pages.join('\n');
-}
 
 describe('running it', () => {
   it('schedules last month\'s drafts for five past midnight UTC on the 1st, and a run generates them', async () => {

@@ -38,4 +38,45 @@ describe('loadConfig', () => {
   it('lets tools that never authenticate run without ADMIN_API_KEY', () => {
     expect(loadConfig({}, []).ADMIN_API_KEY).toBeUndefined();
   });
+
+  it('leaves the invoice seller unset by default', () => {
+    const config = loadConfig(valid);
+    expect([config.INVOICE_SELLER_NAME, config.INVOICE_SELLER_ADDRESS, config.INVOICE_SELLER_TAX_ID, config.INVOICE_SELLER_EMAIL]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
+  it('reads the seller address as lines separated by \\n or by line breaks', () => {
+    const config = loadConfig({
+      ...valid,
+      INVOICE_SELLER_NAME: 'Example Billing B.V.',
+      INVOICE_SELLER_ADDRESS: 'Herengracht 1\\n1015 BA Amsterdam\nThe Netherlands\\n',
+      INVOICE_SELLER_TAX_ID: 'NL123456789B01',
+      INVOICE_SELLER_EMAIL: 'invoices@example.org',
+    });
+    expect(config.INVOICE_SELLER_ADDRESS).toEqual(['Herengracht 1', '1015 BA Amsterdam', 'The Netherlands']);
+    expect(config.INVOICE_SELLER_TAX_ID).toBe('NL123456789B01');
+  });
+
+  it('names a seller email that is not an email address', () => {
+    expect(() => loadConfig({ ...valid, INVOICE_SELLER_NAME: 'X', INVOICE_SELLER_EMAIL: 'billing at example' })).toThrow(
+      'Invalid configuration: INVOICE_SELLER_EMAIL must be an email address',
+    );
+  });
+
+  it('refuses seller details without a seller name', () => {
+    expect(() => loadConfig({ ...valid, INVOICE_SELLER_TAX_ID: 'NL123456789B01' })).toThrow(
+      'Invalid configuration: INVOICE_SELLER_NAME is required when INVOICE_SELLER_TAX_ID is set',
+    );
+  });
+
+  it('refuses a seller address of more than 8 lines', () => {
+    const address = Array.from({ length: 9 }, (_, i) => `line ${i}`).join('\\n');
+    expect(() => loadConfig({ ...valid, INVOICE_SELLER_NAME: 'X', INVOICE_SELLER_ADDRESS: address })).toThrow(
+      'Invalid configuration: INVOICE_SELLER_ADDRESS must be at most 8 lines',
+    );
+  });
 });

@@ -41,51 +41,51 @@ export class AccountResponse {
   @ApiProperty({ example: 'Acme Corp' }) name: string;
   @ApiProperty({ example: 'USD' }) currency: string;
   @ApiProperty({ example: '24.99999993' }) balance: string;
-  @ApiProperty({ enum: ['active', 'depleted'] }) status: 'active' | 'depleted';
-  @ApiProperty() created_at: string;
+  @ApiProperty({ enum: ['active', 'depleted'], example: 'active' }) status: 'active' | 'depleted';
+  @ApiProperty({ example: '2026-11-01T08:12:44.120Z' }) created_at: string;
 }
 
 export class BalanceResponse {
   @ApiProperty({ example: 'acme-corp' }) account_id: string;
   @ApiProperty({ example: '24.99999993' }) balance: string;
   @ApiProperty({ example: 'USD' }) currency: string;
-  @ApiProperty({ enum: ['active', 'depleted'], description: 'depleted while the balance is zero or below' }) status: 'active' | 'depleted';
-  @ApiProperty({ nullable: true, type: String }) last_usage_at: string | null;
-  @ApiProperty() as_of: string;
+  @ApiProperty({ enum: ['active', 'depleted'], example: 'active', description: 'depleted while the balance is zero or below' }) status: 'active' | 'depleted';
+  @ApiProperty({ nullable: true, type: String, example: '2026-11-24T10:00:00.000Z', description: 'when the last priced usage happened; null before any' }) last_usage_at: string | null;
+  @ApiProperty({ example: '2026-11-24T10:00:01.250Z' }) as_of: string;
 }
 
 export class ApiKeyResponse {
   @ApiProperty({ example: 'key_3f2a9c0d1e4b5a6f' }) key_id: string;
-  @ApiProperty({ description: 'Shown once; only its hash is stored' }) secret: string;
+  @ApiProperty({ example: 'bk_3f2a9c0d1e4b5a6f_Qm9vYmFyLWV4YW1wbGUtc2VjcmV0LW5vdC1yZWFsLTAwMQ', description: 'Shown once; only its hash is stored' }) secret: string;
   @ApiProperty({ example: 'acme-corp' }) account_id: string;
-  @ApiProperty() created_at: string;
+  @ApiProperty({ example: '2026-11-01T08:15:00.000Z' }) created_at: string;
 }
 
 export class ApiKeySummary {
   @ApiProperty({ example: 'key_3f2a9c0d1e4b5a6f' }) key_id: string;
-  @ApiProperty() account_id: string;
-  @ApiProperty() created_at: string;
-  @ApiProperty({ nullable: true, type: String }) revoked_at: string | null;
+  @ApiProperty({ example: 'acme-corp' }) account_id: string;
+  @ApiProperty({ example: '2026-11-01T08:15:00.000Z' }) created_at: string;
+  @ApiProperty({ nullable: true, type: String, example: null, description: 'null while the key works' }) revoked_at: string | null;
 }
 
 export class ApiKeyPage {
   @ApiProperty({ type: [ApiKeySummary] }) data: ApiKeySummary[];
-  @ApiProperty({ nullable: true, type: String }) next_cursor: string | null;
+  @ApiProperty({ nullable: true, type: String, example: null, description: 'always null: an account has few keys' }) next_cursor: string | null;
 }
 
 export class LedgerEntryResponse {
   @ApiProperty({ example: '1042' }) entry_id: string;
   @ApiProperty({ example: 'acme-corp' }) account_id: string;
-  @ApiProperty({ enum: ['credit', 'usage', 'adjustment'] }) kind: 'credit' | 'usage' | 'adjustment';
-  @ApiPropertyOptional({ enum: CREDIT_KINDS, nullable: true, type: String }) credit_kind: string | null;
+  @ApiProperty({ enum: ['credit', 'usage', 'adjustment'], example: 'usage' }) kind: 'credit' | 'usage' | 'adjustment';
+  @ApiPropertyOptional({ enum: CREDIT_KINDS, nullable: true, type: String, example: null, description: 'credits and adjustments: the kind given; null for usage' }) credit_kind: string | null;
   @ApiProperty({ example: '-0.00000007', description: 'Signed: credits positive, usage negative' }) amount: string;
   @ApiProperty({ example: '24.99999993' }) balance_after: string;
-  @ApiProperty() created_at: string;
-  @ApiProperty({ nullable: true, type: String }) reference: string | null;
-  @ApiPropertyOptional({ nullable: true, type: Number, description: 'usage entries: events debited' }) event_count: number | null;
+  @ApiProperty({ example: '2026-11-24T10:00:00.412Z' }) created_at: string;
+  @ApiProperty({ nullable: true, type: String, example: null, description: 'credits: the reference given' }) reference: string | null;
+  @ApiPropertyOptional({ nullable: true, type: Number, example: 1, description: 'usage entries: events debited' }) event_count: number | null;
 }
 
 export class LedgerPage {
   @ApiProperty({ type: [LedgerEntryResponse] }) data: LedgerEntryResponse[];
-  @ApiProperty({ nullable: true, type: String }) next_cursor: string | null;
+  @ApiProperty({ nullable: true, type: String, example: 'eyJwIjoiMTA0MiJ9', description: 'pass as cursor for the next page; null on the last' }) next_cursor: string | null;
 }

@@ -4,7 +4,7 @@ import { loadConfig } from './config.js';
 const valid = { ADMIN_API_KEY: 'dev-admin-key-0123456789' };
 
 describe('loadConfig', () => {
-  it('applies the contract defaults', () => {
+  it('applies the documented defaults', () => {
     expect(loadConfig(valid)).toEqual({
       ...valid,
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/billing',

@@ -45,7 +45,7 @@ const loaded = new Map<string, Face>();
 /**
  * A face, read and parsed once per process (the Korean font is 4.6 MB; parsing it per invoice
  * would cost more than rendering). The packages export only their index, so the font files are
- * found beside it, in the folder every version of them ships (`fonts/`).
+ * found beside it, in the `fonts/` folder the packages ship (the PDF tests fail if that moves).
  */
 function face(pkg: string, file: string): Face {
   const key = `${pkg}/${file}`;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Money } from '@app/billing';
 import { ENDPOINT, PRICES } from './config.js';
 
-/** A usage event exactly as a producer sends it (contract section 3, /v1/chat/completions shape). */
+/** A usage event exactly as a producer sends it (docs/integration.md, the /v1/chat/completions shape). */
 export interface BenchEvent {
   event_id: string;
   account_id: string;

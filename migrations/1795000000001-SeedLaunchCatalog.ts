@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The launch catalog and rate card version 1 (contract section 2), then the triggers that make a
+ * The launch catalog and rate card version 1 (README: launch prices), then the triggers that make a
  * rate card version immutable once it is in effect: prices can be added to a version only while
  * its effective_from is still in the future, and nothing is ever updated or deleted.
  */

@@ -9,7 +9,7 @@ import { scratchDatabase } from './support/scratch.js';
 
 /**
  * The access matrix: every route of the OpenAPI document, called with no key, a wrong key,
- * another account's key, the account's own key and the admin key, against contract section 4.
+ * another account's key, the account's own key and the admin key, against the access rules below.
  *
  * It runs on a scratch database of its own: it generates and finalizes invoices and publishes
  * a rate card, which other spec files sharing the run's database must not see.
@@ -18,7 +18,7 @@ import { scratchDatabase } from './support/scratch.js';
 type Access = 'public' | 'admin' | 'own' | 'own-invoice';
 
 /**
- * The "who" column of contract section 4, one row per (method, path) of /docs-json.
+ * Who may call each route (admin, anyone, or the account itself), one row per (method, path) of /docs-json.
  * The order is the order the routes are exercised in: reads first, then what changes
  * the fixtures (revoking a key, finalizing and voiding the invoice).
  */
@@ -167,7 +167,7 @@ function describeCall(route: string, caller: Caller, res: Response): string {
   return `${route} as ${caller}: ${res.status} ${res.headers['content-type'] ?? ''} ${JSON.stringify(res.body ?? res.text).slice(0, 300)}`;
 }
 
-/** The contract's answer for a caller of a route of the given class. */
+/** The answer a caller of a route of the given class must get. */
 function expectAnswer(route: string, access: Access, caller: Caller, res: Response): void {
   const what = describeCall(route, caller, res);
   expect({ what, below500: res.status < 500 }).toEqual({ what, below500: true });

@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { parse } from 'csv-parse/sync';
-import type request from 'supertest';
 import { spawnSync } from 'node:child_process';
 import { InvoiceScheduler } from '../apps/worker/src/processors/invoice.scheduler.js';
 import { redisConnection } from '../libs/queue/src/index.js';
 import { DataSource } from 'typeorm';
 import { ADMIN, bearer, drained, producer, startApi, startWorker, uniqueQueueName, type TestApi } from './support/api.js';
 import { createAccount, createKey, credit, uniqueId, usageEvent } from './support/factories.js';
+import { fetchPdf, pdfText } from './support/pdf.js';
 import { scratchDatabase } from './support/scratch.js';
 
 // Its own database: this spec adds back-dated rate card versions, which would reprice everyone else's events.
@@ -343,9 +343,9 @@ describe('lifecycle', () => {
     ]);
 
     const reissued = await invoiceOf(accounts[0], '2026-06');
-    const pdf = await api.http().get(`/v1/invoices/${reissued.invoice_id}/pdf`).set(ADMIN).buffer(true).parse(binary).expect(200);
-    expect(pdf.headers['content-disposition']).toBe('inline; filename="INV-2026-06-1000002.pdf"');
-    expect(await pdfText(pdf.body as Buffer)).toContain('INV-2026-06-1000002');
+    const { pdf, headers } = await fetchPdf(api, `/v1/invoices/${reissued.invoice_id}/pdf`);
+    expect(headers['content-disposition']).toBe('inline; filename="INV-2026-06-1000002.pdf"');
+    expect(await pdfText(pdf)).toContain('INV-2026-06-1000002');
   });
 
   it('refuses what the lifecycle forbids, with 409', async () => {
@@ -411,10 +411,10 @@ describe('access and PDF', () => {
     await send([at(account_id, '2026-02-20T00:00:00Z', { prompt_tokens: 123456, completion_tokens: 7890 })]);
     await generate('2026-02');
     const invoice = await invoiceOf(account_id, '2026-02');
-    const res = await api.http().get(`/v1/invoices/${invoice.invoice_id}/pdf`).set(ADMIN).buffer(true).parse(binary).expect(200);
-    expect(res.headers['content-type']).toBe('application/pdf');
-    expect(res.headers['content-disposition']).toBe(`inline; filename="${invoice.number}.pdf"`);
-    const text = await pdfText(res.body as Buffer);
+    const { pdf, headers } = await fetchPdf(api, `/v1/invoices/${invoice.invoice_id}/pdf`);
+    expect(headers['content-type']).toBe('application/pdf');
+    expect(headers['content-disposition']).toBe(`inline; filename="${invoice.number}.pdf"`);
+    const text = await pdfText(pdf);
     // 123456 x 0.04 + 7890 x 0.07 = 4938.24 + 552.3 micro-dollars
     expect(invoice.usage_total).toBe('0.00549054');
     for (const expected of [invoice.number, 'Acme PDF Corp', account_id, '0.00549054', '0.01', invoice.closing_balance, 'DRAFT']) {
@@ -422,25 +422,6 @@ describe('access and PDF', () => {
     }
   });
 });
-
-/** Supertest parser that keeps a response body as bytes. */
-function binary(response: request.Response, done: (error: Error | null, body: Buffer) => void) {
-  const chunks: Buffer[] = [];
-  response.on('data', (chunk: Buffer) => chunks.push(chunk));
-  response.on('end', () => done(null, Buffer.concat(chunks)));
-}
-
-async function pdfText(pdf: Buffer): Promise<string> {
-  const { getDocument } = await import('pdfjs-dist/legacy/build/pdf.mjs');
-  const doc = await getDocument({ data: new Uint8Array(pdf), useSystemFonts: false, disableFontFace: true }).promise;
-  const pages: string[] = [];
-  for (let i = 1; i <= doc.numPages; i++) {
-    const content = await (await doc.getPage(i)).getTextContent();
-    pages.push(content.items.map((item) => ('str' in item ? item.str : '')).join(' '));
-  }
-  await doc.destroy();
-  return pages.join('\n');
-}
 
 describe('running it', () => {
   it('schedules last month\'s drafts for five past midnight UTC on the 1st, and a run generates them', async () => {

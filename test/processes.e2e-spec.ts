@@ -1,9 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 import { DataSource } from 'typeorm';
 import { createDataSource, dropDatabase, migrate } from '../libs/db/src/index.js';
 import { migrations } from '../migrations/index.js';
+import { uniqueQueueName } from './support/api.js';
 
 // These start the built entry points (npm test builds dist/ first), as production does.
 const node = (script: string, env: Record<string, string | undefined>) =>
@@ -66,7 +70,8 @@ describe('worker process', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
+    let stdout = '';
+    child.stdout.on('data', (chunk) => (output += chunk) && (stdout += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`worker did not start: ${output}`)), 15_000);
@@ -80,6 +85,8 @@ describe('worker process', () => {
     const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     expect(await exit).toBe(0);
+    // stdout is a pipe here, not a terminal: JSON lines.
+    expect(stdout.trim().split('\n').map((line) => JSON.parse(line).name)).toContain('worker');
   });
 });
 
@@ -125,5 +132,57 @@ describe('api process', () => {
       await db.destroy();
       await scratch.drop();
     }
+  });
+});
+
+describe('npm start', () => {
+  // What `npm start` runs once migrations are applied (npm test has built dist/ already).
+  const serve = (JSON.parse(readFileSync('package.json', 'utf8')).scripts.start as string).split(' && ').slice(1).join(' && ');
+  const freePort = () =>
+    new Promise<number>((done) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => done(port));
+      });
+    });
+
+  /** Runs `command` with a terminal as stdout (util-linux `script`) until it has printed each of `started`; answers what it printed. */
+  async function inTerminal(command: string, started: RegExp[], env: Record<string, string>): Promise<string[]> {
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      env: { ...process.env, PATH: `${resolvePath('node_modules/.bin')}:${process.env.PATH}`, LOG_LEVEL: 'info', USAGE_QUEUE: uniqueQueueName(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const exited = new Promise<void>((done) => child.on('exit', () => done()));
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!started.every((pattern) => pattern.test(output))) {
+        if (Date.now() > deadline) throw new Error(`${command} did not start: ${output}`);
+        await new Promise((done) => setTimeout(done, 50));
+      }
+    } finally {
+      process.kill(-child.pid!, 'SIGTERM');
+      await exited;
+    }
+    // eslint-disable-next-line no-control-regex
+    const ours = (line: string) => line.trim() !== '' && !line.startsWith('Session terminated'); // script's own goodbye
+    return output.replace(/\u001b\[[0-9;]*m/g, '').split(/\r?\n/).filter(ours);
+  }
+
+  it('prints readable log lines in a terminal, naming the process', async () => {
+    const port = await freePort();
+    const lines = await inTerminal(serve, [/api: listening/, /worker: consuming/], { PORT: String(port) });
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^\\[\\d{2}:\\d{2}:\\d{2}\\.\\d{3}\\] INFO \\(api\\): api: listening on :${port}$`)));
+    expect(lines).toContainEqual(expect.stringMatching(/^\[[\d:.]+\] INFO \(worker\): worker: consuming /));
+    expect(lines.filter((line) => line.startsWith('{'))).toEqual([]);
+  });
+
+  it('keeps the logs JSON lines under NODE_ENV=production, terminal or not', async () => {
+    const lines = await inTerminal('node dist/apps/worker/src/main.js', [/worker: consuming/], { NODE_ENV: 'production' });
+    const records = lines.map((line) => JSON.parse(line) as { name: string; msg: string; level: number });
+    expect(records).toContainEqual(expect.objectContaining({ name: 'worker', level: 30, msg: expect.stringMatching(/^worker: consuming /) }));
   });
 });

@@ -53,3 +53,25 @@ export async function drained(queue: Queue, timeoutMs = 20_000): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+export interface TestService {
+  api: TestApi;
+  worker: INestApplicationContext;
+  /** A producer on the service's own queue. */
+  queue: Queue;
+  close: () => Promise<void>;
+}
+
+/** The API, a worker and a producer on a queue of their own: the whole service, as a spec file needs it. */
+export async function startService(overrides: Partial<AppConfig> = {}): Promise<TestService> {
+  const USAGE_QUEUE = overrides.USAGE_QUEUE ?? uniqueQueueName();
+  const api = await startApi({ ...overrides, USAGE_QUEUE });
+  const worker = await startWorker({ ...overrides, USAGE_QUEUE });
+  const queue = producer(USAGE_QUEUE);
+  const close = async () => {
+    await queue.close();
+    await worker.close();
+    await api.close();
+  };
+  return { api, worker, queue, close };
+}

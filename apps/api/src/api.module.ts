@@ -1,7 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
-import { APP_CONFIG, type AppConfig } from '@app/config';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { APP_CONFIG, type AppConfig, pinoHttpTo } from '@app/config';
 import { DbModule } from '@app/db';
 import { QueueModule } from '@app/queue';
 import { AccountsController } from './accounts/accounts.controller.js';
@@ -34,12 +35,18 @@ export class ApiModule {
     return {
       module: ApiModule,
       imports: [
-        LoggerModule.forRoot({
-          pinoHttp: {
-            level: config.LOG_LEVEL,
-            redact: ['req.headers.authorization'],
-            autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/metrics' },
-          },
+        LoggerModule.forRootAsync({
+          useFactory: async () => ({
+            pinoHttp: await pinoHttpTo({
+              name: 'api',
+              level: config.LOG_LEVEL,
+              redact: ['req.headers.authorization'],
+              autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/metrics' },
+              // What a readable line shows of a request (the JSON lines keep req and res whole).
+              customSuccessMessage: (req: IncomingMessage, res: ServerResponse, ms: number) => `${req.method} ${req.url} ${res.statusCode} ${Math.round(ms)} ms`,
+              customErrorMessage: (req: IncomingMessage, res: ServerResponse, error: Error) => `${req.method} ${req.url} ${res.statusCode}: ${error.message}`,
+            }),
+          }),
         }),
         DbModule.forRoot(config, { poolSize: 10, applicationName: 'billing-api' }),
         QueueModule.forRoot(config),

@@ -1,15 +1,14 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import type { AppConfig } from '@app/config';
 import { ApiModule } from './api.module.js';
+import { BODY_LIMIT, parsesJsonBody } from './common/json-body.js';
 import { jsonDepthLimit } from './common/json-depth.js';
-import { validationPipe } from './common/validation.js';
+import { pathParamsPipe, validationPipe } from './common/validation.js';
+import { openApiDocument } from './docs/openapi.js';
 import { servePortal } from './portal/portal.static.js';
-
-/** Largest JSON body: a 1000-event batch with 4 KiB of metadata each fits well inside. */
-export const BODY_LIMIT = '8mb';
 
 /** Builds the HTTP app exactly as production runs it; tests call this too. */
 export async function createApiApp(config: AppConfig, options: { logger?: boolean } = {}): Promise<NestExpressApplication> {
@@ -19,23 +18,15 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
     logger: options.logger === false ? false : undefined,
   });
   if (options.logger !== false) app.useLogger(app.get(Logger));
-  app.useBodyParser('json', { limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] });
+  app.useBodyParser('json', { limit: BODY_LIMIT, type: parsesJsonBody });
   app.use(jsonDepthLimit);
   app.set('trust proxy', 'loopback');
   app.set('etag', false);
   app.set('x-powered-by', false);
-  app.useGlobalPipes(validationPipe);
+  app.useGlobalPipes(pathParamsPipe, validationPipe);
   servePortal(app, config);
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('LLM usage billing')
-      .setDescription('Prepaid credits, exact usage pricing, balances, invoices and finance exports for qwen3-5-4b.')
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
-  );
+  const document = openApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   return app;
 }

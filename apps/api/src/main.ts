@@ -8,3 +8,6 @@ const app = await createApiApp(config);
 closeOnSignals(app, (message) => app.get(Logger).log(message));
 await app.listen(config.PORT);
 app.get(Logger).log(`api: listening on :${config.PORT}`);
+if (config.INVOICE_SELLER_NAME === undefined) {
+  app.get(Logger).warn('INVOICE_SELLER_NAME is not set: invoice PDFs carry no seller block');
+}

@@ -1,6 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
-import { APP_CONFIG, type AppConfig } from '@app/config';
+import { APP_CONFIG, type AppConfig, pinoHttpTo } from '@app/config';
 import { DbModule } from '@app/db';
 import { UsageIngestService } from './ingest/usage-ingest.service.js';
 import { WorkerRedis } from './ingest/worker-redis.js';
@@ -14,7 +14,9 @@ export class WorkerModule {
     return {
       module: WorkerModule,
       imports: [
-        LoggerModule.forRoot({ pinoHttp: { level: config.LOG_LEVEL } }),
+        LoggerModule.forRootAsync({
+          useFactory: async () => ({ pinoHttp: await pinoHttpTo({ name: 'worker', level: config.LOG_LEVEL }) }),
+        }),
         DbModule.forRoot(config, { poolSize: 4, applicationName: 'billing-worker' }),
       ],
       providers: [{ provide: APP_CONFIG, useValue: config }, WorkerRedis, UsageIngestService, UsageProcessor, InvoiceScheduler, GrantExpiryProcessor],

@@ -20,7 +20,7 @@ export function resolveModel(catalog: readonly ModelSpec[], name: string): Model
   );
 }
 
-/** The launch catalog (contract section 2), as the migrations seed it. */
+/** The launch catalog, as the migrations seed it. */
 export const LAUNCH_CATALOG: ModelSpec[] = [
   {
     id: 'qwen3-5-4b',
@@ -30,7 +30,7 @@ export const LAUNCH_CATALOG: ModelSpec[] = [
   },
 ];
 
-/** Rate card version 1 (contract section 2), USD per million tokens, as the migrations seed it. */
+/** Rate card version 1 (the launch prices), USD per million tokens, as the migrations seed it. */
 export const LAUNCH_PRICES: RateCardVersion = {
   version: 1,
   effectiveFrom: new Date('2026-01-01T00:00:00Z'),

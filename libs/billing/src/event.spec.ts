@@ -317,6 +317,16 @@ describe('validateUsageEvent: every rejection reason', () => {
     expect(reasonOf(event({ usage }))).toBe('cached_exceeds_input');
   });
 
+  it('rejects usage whose total contradicts its parts with inconsistent_usage', () => {
+    expect(reasonOf(event({ usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 16 } }))).toBe('inconsistent_usage');
+  });
+
+  it('rejects inconsistent usage before judging its counts against the model limits', () => {
+    const usage = { prompt_tokens: 262145, completion_tokens: 5, total_tokens: 1 };
+    expect(reasonOf(event({ usage }))).toBe('inconsistent_usage');
+    expect(reasonOf(event({ usage: { ...usage, total_tokens: 262150 } }))).toBe('context_window_exceeded');
+  });
+
   it('lists every reason code, including those decided by the caller', () => {
     expect([...REJECTION_REASONS].sort()).toEqual(
       [
@@ -324,6 +334,7 @@ describe('validateUsageEvent: every rejection reason', () => {
         'cached_exceeds_input',
         'conflict',
         'context_window_exceeded',
+        'inconsistent_usage',
         'invalid_account_id',
         'invalid_event_id',
         'invalid_hold_id',

@@ -27,6 +27,7 @@ export const REJECTION_REASONS = [
   'invalid_usage_shape',
   'invalid_token_count',
   'cached_exceeds_input',
+  'inconsistent_usage', // counts that contradict each other: the limits below would judge untrustworthy numbers
   'context_window_exceeded',
   'max_output_exceeded',
   'conflict', // same event_id, other content: decided by the caller

@@ -97,8 +97,8 @@ describe.each(['/v1/chat/completions', '/v1/completions'] as const)('normalizeUs
     expect(r.tokens.output).toBe(300);
   });
 
-  it('ignores total_tokens even when it disagrees', () => {
-    const r = ok(normalizeUsage(endpoint, { prompt_tokens: 10, completion_tokens: 5, total_tokens: 999 }));
+  it('never bills total_tokens: the classes come from prompt and completion only', () => {
+    const r = ok(normalizeUsage(endpoint, { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 }));
     expect(r.tokens).toEqual({ input: 10, cachedInput: 0, output: 5 });
   });
 
@@ -319,10 +319,13 @@ describe('normalizeUsage never bills a token twice (properties)', () => {
         fc.float({ min: 0, max: 1, noNaN: true }),
         fc.constantFrom('absent', 'null-details', 'null-cached', 'reported'),
         count,
-        maybeCount,
-        maybeCount,
-        (endpoint, prompt, cachedShare, cacheMode, completion, reasoning, sglangReasoning) => {
+        fc.option(fc.float({ min: 0, max: 1, noNaN: true }), { nil: null }),
+        fc.option(fc.float({ min: 0, max: 1, noNaN: true }), { nil: null }),
+        (endpoint, prompt, cachedShare, cacheMode, completion, reasoningShare, sglangShare) => {
           const cached = Math.floor(prompt * cachedShare);
+          // Reasoning is part of the output (more would be inconsistent_usage, tested below).
+          const reasoning = reasoningShare === null ? null : Math.floor(completion * reasoningShare);
+          const sglangReasoning = sglangShare === null ? null : Math.floor(completion * sglangShare);
           const usage: Record<string, unknown> = { prompt_tokens: prompt, completion_tokens: completion };
           if (cacheMode === 'null-details') usage.prompt_tokens_details = null;
           if (cacheMode === 'null-cached') usage.prompt_tokens_details = { cached_tokens: null };
@@ -342,8 +345,9 @@ describe('normalizeUsage never bills a token twice (properties)', () => {
 
   it('responses: input + cachedInput = input_tokens, output = output_tokens', () => {
     fc.assert(
-      fc.property(count, fc.float({ min: 0, max: 1, noNaN: true }), fc.boolean(), count, maybeCount, (input, share, reported, output, reasoning) => {
+      fc.property(count, fc.float({ min: 0, max: 1, noNaN: true }), fc.boolean(), count, fc.option(fc.float({ min: 0, max: 1, noNaN: true }), { nil: null }), (input, share, reported, output, reasoningShare) => {
         const cached = Math.floor(input * share);
+        const reasoning = reasoningShare === null ? null : Math.floor(output * reasoningShare);
         const usage: Record<string, unknown> = { input_tokens: input, output_tokens: output };
         if (reported) usage.input_tokens_details = { cached_tokens: cached };
         if (reasoning !== null) usage.output_tokens_details = { reasoning_tokens: reasoning };
@@ -370,6 +374,129 @@ describe('normalizeUsage never bills a token twice (properties)', () => {
         expect(r.tokens.cachedInput).toBe(read ?? 0);
         expect(r.tokens.output).toBe(output);
       }),
+    );
+  });
+});
+
+describe('normalizeUsage: usage that contradicts itself is inconsistent_usage', () => {
+  const detail = (r: NormalizedUsage) => (r.ok ? 'ok' : `${r.reason}: ${r.detail}`);
+
+  describe.each(['/v1/chat/completions', '/v1/completions'] as const)('%s', (endpoint) => {
+    it('rejects completion_tokens_details.reasoning_tokens greater than completion_tokens', () => {
+      const r = normalizeUsage(endpoint, { prompt_tokens: 10, completion_tokens: 300, completion_tokens_details: { reasoning_tokens: 301 } });
+      expect(detail(r)).toBe(
+        'inconsistent_usage: usage.completion_tokens_details.reasoning_tokens (301) is greater than usage.completion_tokens (300), which includes it.',
+      );
+    });
+
+    it("rejects SGLang's top-level reasoning_tokens greater than completion_tokens", () => {
+      const r = normalizeUsage(endpoint, { prompt_tokens: 10, completion_tokens: 300, reasoning_tokens: 400 });
+      expect(detail(r)).toBe('inconsistent_usage: usage.reasoning_tokens (400) is greater than usage.completion_tokens (300), which includes it.');
+    });
+
+    it('accepts a reasoning count equal to the output (a reply that is all reasoning)', () => {
+      const r = ok(normalizeUsage(endpoint, { prompt_tokens: 10, completion_tokens: 300, reasoning_tokens: 300, completion_tokens_details: { reasoning_tokens: 300 } }));
+      expect(r.tokens).toEqual({ input: 10, cachedInput: 0, output: 300 });
+    });
+
+    it.each([14, 16, 0, 5])('rejects total_tokens %p when prompt_tokens + completion_tokens is 15', (total) => {
+      const r = normalizeUsage(endpoint, { prompt_tokens: 10, completion_tokens: 5, total_tokens: total });
+      expect(detail(r)).toBe(`inconsistent_usage: usage.total_tokens (${total}) is not usage.prompt_tokens + usage.completion_tokens (10 + 5).`);
+    });
+
+    it('accepts total_tokens equal to prompt + completion, cached tokens included in the prompt', () => {
+      const r = ok(normalizeUsage(endpoint, { prompt_tokens: 1000, completion_tokens: 20, total_tokens: 1020, prompt_tokens_details: { cached_tokens: 900 } }));
+      expect(r.tokens).toEqual({ input: 100, cachedInput: 900, output: 20 });
+    });
+
+    it('accepts a null total_tokens or reasoning count as not reported', () => {
+      const r = ok(normalizeUsage(endpoint, { prompt_tokens: 10, completion_tokens: 5, total_tokens: null, reasoning_tokens: null, completion_tokens_details: { reasoning_tokens: null } }));
+      expect(r.tokens).toEqual({ input: 10, cachedInput: 0, output: 5 });
+    });
+
+    it('reports a count that is not a count as invalid_token_count first', () => {
+      expect(reason(normalizeUsage(endpoint, { prompt_tokens: 10, completion_tokens: 5, total_tokens: -15 }))).toBe('invalid_token_count');
+      expect(reason(normalizeUsage(endpoint, { prompt_tokens: 10, completion_tokens: 5, total_tokens: 99, reasoning_tokens: 1.5 }))).toBe('invalid_token_count');
+    });
+
+    it('reports cached greater than prompt as cached_exceeds_input before any inconsistency', () => {
+      const usage = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 99, prompt_tokens_details: { cached_tokens: 11 } };
+      expect(reason(normalizeUsage(endpoint, usage))).toBe('cached_exceeds_input');
+    });
+
+    it('compares totals near the largest safe integer exactly', () => {
+      const max = Number.MAX_SAFE_INTEGER;
+      expect(reason(normalizeUsage(endpoint, { prompt_tokens: max - 1, completion_tokens: 1, total_tokens: max }))).toBe('ok');
+      expect(reason(normalizeUsage(endpoint, { prompt_tokens: max - 1, completion_tokens: 2, total_tokens: max }))).toBe('inconsistent_usage');
+    });
+  });
+
+  describe('/v1/responses', () => {
+    const endpoint = '/v1/responses';
+
+    it('rejects output_tokens_details.reasoning_tokens greater than output_tokens', () => {
+      const r = normalizeUsage(endpoint, { input_tokens: 10, output_tokens: 120, output_tokens_details: { reasoning_tokens: 121 } });
+      expect(detail(r)).toBe(
+        'inconsistent_usage: usage.output_tokens_details.reasoning_tokens (121) is greater than usage.output_tokens (120), which includes it.',
+      );
+    });
+
+    it('rejects a top-level reasoning_tokens greater than output_tokens', () => {
+      const r = normalizeUsage(endpoint, { input_tokens: 10, output_tokens: 120, reasoning_tokens: 200 });
+      expect(detail(r)).toBe('inconsistent_usage: usage.reasoning_tokens (200) is greater than usage.output_tokens (120), which includes it.');
+    });
+
+    it('rejects total_tokens that is not input_tokens + output_tokens', () => {
+      const r = normalizeUsage(endpoint, { input_tokens: 1000, output_tokens: 120, total_tokens: 1000, input_tokens_details: { cached_tokens: 250 } });
+      expect(detail(r)).toBe('inconsistent_usage: usage.total_tokens (1000) is not usage.input_tokens + usage.output_tokens (1000 + 120).');
+    });
+
+    it('accepts total_tokens equal to input_tokens + output_tokens', () => {
+      const r = ok(normalizeUsage(endpoint, { input_tokens: 1000, output_tokens: 120, total_tokens: 1120, output_tokens_details: { reasoning_tokens: 120 } }));
+      expect(r.tokens).toEqual({ input: 1000, cachedInput: 0, output: 120 });
+    });
+
+    it('does not read the chat-style completion_tokens_details (not part of this shape)', () => {
+      const r = ok(normalizeUsage(endpoint, { input_tokens: 10, output_tokens: 5, completion_tokens_details: { reasoning_tokens: 50 } }));
+      expect(r.tokens.output).toBe(5);
+    });
+  });
+
+  describe('/v1/messages', () => {
+    it('has no total or reasoning count in its shape, so fields of those names are not read', () => {
+      const r = ok(normalizeUsage('/v1/messages', { input_tokens: 10, output_tokens: 5, total_tokens: 999, reasoning_tokens: 999 }));
+      expect(r.tokens).toEqual({ input: 10, cachedInput: 0, output: 5 });
+    });
+  });
+
+  it('never rejects consistent usage as inconsistent_usage, whatever optional fields it carries (property)', () => {
+    const count = fc.nat({ max: 10_000_000 });
+    const share = fc.option(fc.float({ min: 0, max: 1, noNaN: true }), { nil: undefined });
+    const shapes = [
+      { endpoint: '/v1/chat/completions', input: 'prompt_tokens', output: 'completion_tokens', inputDetails: 'prompt_tokens_details', outputDetails: 'completion_tokens_details' },
+      { endpoint: '/v1/completions', input: 'prompt_tokens', output: 'completion_tokens', inputDetails: 'prompt_tokens_details', outputDetails: 'completion_tokens_details' },
+      { endpoint: '/v1/responses', input: 'input_tokens', output: 'output_tokens', inputDetails: 'input_tokens_details', outputDetails: 'output_tokens_details' },
+    ] as const;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...shapes),
+        count,
+        count,
+        share,
+        share,
+        share,
+        fc.constantFrom('absent', 'null', 'sum'),
+        (shape, input, output, cachedShare, detailsShare, topShare, totalMode) => {
+          const usage: Record<string, unknown> = { [shape.input]: input, [shape.output]: output };
+          if (cachedShare !== undefined) usage[shape.inputDetails] = { cached_tokens: Math.floor(input * cachedShare) };
+          if (detailsShare !== undefined) usage[shape.outputDetails] = { reasoning_tokens: Math.floor(output * detailsShare) };
+          if (topShare !== undefined) usage.reasoning_tokens = Math.floor(output * topShare);
+          if (totalMode !== 'absent') usage.total_tokens = totalMode === 'null' ? null : input + output;
+          const r = ok(normalizeUsage(shape.endpoint, usage));
+          expect(r.tokens.input + r.tokens.cachedInput).toBe(input);
+          expect(r.tokens.output).toBe(output);
+        },
+      ),
     );
   });
 });

@@ -15,7 +15,7 @@ export interface BillableTokens {
 }
 
 /** The rejection reasons normalisation can give (a subset of RejectionReason). */
-export type UsageRejectionReason = 'invalid_usage_shape' | 'invalid_token_count' | 'cached_exceeds_input';
+export type UsageRejectionReason = 'invalid_usage_shape' | 'invalid_token_count' | 'cached_exceeds_input' | 'inconsistent_usage';
 
 export type NormalizedUsage =
   | {
@@ -86,12 +86,15 @@ function openAiStyle(
   const output = read.required(usage, names.output, `usage.${names.output}`);
   const inputDetails = read.object(usage, names.inputDetails, `usage.${names.inputDetails}`);
   const cached = read.optional(inputDetails, 'cached_tokens', `usage.${names.inputDetails}.cached_tokens`);
-  // Validated but never billed: reasoning tokens are already inside the output count
-  // (OpenAI-style details, SGLang's top-level field), and the total is derived.
+  // Never billed: reasoning tokens are already inside the output count (OpenAI-style details,
+  // SGLang's top-level field), and the total is derived. They are only checked against it.
   const outputDetails = read.object(usage, names.outputDetails, `usage.${names.outputDetails}`);
-  read.optional(outputDetails, 'reasoning_tokens', `usage.${names.outputDetails}.reasoning_tokens`);
-  read.optional(usage, 'reasoning_tokens', 'usage.reasoning_tokens');
-  read.optional(usage, 'total_tokens', 'usage.total_tokens');
+  const detailsPath = `usage.${names.outputDetails}.reasoning_tokens`;
+  const reasoning = [
+    [detailsPath, read.optional(outputDetails, 'reasoning_tokens', detailsPath)],
+    ['usage.reasoning_tokens', read.optional(usage, 'reasoning_tokens', 'usage.reasoning_tokens')],
+  ] as const;
+  const total = read.optional(usage, 'total_tokens', 'usage.total_tokens');
 
   const failure = read.failure();
   if (failure) return failure;
@@ -99,6 +102,17 @@ function openAiStyle(
     return fail(
       'cached_exceeds_input',
       `usage.${names.inputDetails}.cached_tokens (${cached}) is greater than usage.${names.input} (${totalInput}).`,
+    );
+  }
+  for (const [path, count] of reasoning) {
+    if (count !== null && count > output) {
+      return fail('inconsistent_usage', `${path} (${count}) is greater than usage.${names.output} (${output}), which includes it.`);
+    }
+  }
+  if (total !== null && total !== totalInput + output) {
+    return fail(
+      'inconsistent_usage',
+      `usage.total_tokens (${total}) is not usage.${names.input} + usage.${names.output} (${totalInput} + ${output}).`,
     );
   }
   const cachedInput = cached ?? 0;
@@ -110,7 +124,11 @@ function openAiStyle(
   };
 }
 
-/** Anthropic Messages: input_tokens excludes both cache writes and cache reads. */
+/**
+ * Anthropic Messages: input_tokens excludes both cache writes and cache reads. This shape reports
+ * neither a total nor a separate reasoning count (thinking is inside output_tokens), so it has
+ * nothing to contradict itself with; any other field is kept with the event, never read.
+ */
 function anthropicStyle(usage: Obj, endpoint: Endpoint): NormalizedUsage {
   const read = usageReader(endpoint, 'input_tokens and output_tokens');
   const uncached = read.required(usage, 'input_tokens', 'usage.input_tokens');

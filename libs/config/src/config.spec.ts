@@ -4,7 +4,7 @@ import { loadConfig } from './config.js';
 const valid = { ADMIN_API_KEY: 'dev-admin-key-0123456789' };
 
 describe('loadConfig', () => {
-  it('applies the contract defaults', () => {
+  it('applies the documented defaults', () => {
     expect(loadConfig(valid)).toEqual({
       ...valid,
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/billing',
@@ -62,5 +62,46 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...valid, PORTAL_PUBLIC_URL: 'https://billing.example.com/' }).PORTAL_PUBLIC_URL).toBe('https://billing.example.com');
     expect(() => loadConfig({ ...valid, PORTAL_PUBLIC_URL: 'https://billing.example.com/?a=1' })).toThrow(/^Invalid configuration: PORTAL_PUBLIC_URL /);
     expect(() => loadConfig({ ...valid, PORTAL_PUBLIC_URL: 'ftp://billing.example.com' })).toThrow(/^Invalid configuration: PORTAL_PUBLIC_URL /);
+  });
+
+  it('leaves the invoice seller unset by default', () => {
+    const config = loadConfig(valid);
+    expect([config.INVOICE_SELLER_NAME, config.INVOICE_SELLER_ADDRESS, config.INVOICE_SELLER_TAX_ID, config.INVOICE_SELLER_EMAIL]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
+  it('reads the seller address as lines separated by \\n or by line breaks', () => {
+    const config = loadConfig({
+      ...valid,
+      INVOICE_SELLER_NAME: 'Example Billing B.V.',
+      INVOICE_SELLER_ADDRESS: 'Herengracht 1\\n1015 BA Amsterdam\nThe Netherlands\\n',
+      INVOICE_SELLER_TAX_ID: 'NL123456789B01',
+      INVOICE_SELLER_EMAIL: 'invoices@example.org',
+    });
+    expect(config.INVOICE_SELLER_ADDRESS).toEqual(['Herengracht 1', '1015 BA Amsterdam', 'The Netherlands']);
+    expect(config.INVOICE_SELLER_TAX_ID).toBe('NL123456789B01');
+  });
+
+  it('names a seller email that is not an email address', () => {
+    expect(() => loadConfig({ ...valid, INVOICE_SELLER_NAME: 'X', INVOICE_SELLER_EMAIL: 'billing at example' })).toThrow(
+      'Invalid configuration: INVOICE_SELLER_EMAIL must be an email address',
+    );
+  });
+
+  it('refuses seller details without a seller name', () => {
+    expect(() => loadConfig({ ...valid, INVOICE_SELLER_TAX_ID: 'NL123456789B01' })).toThrow(
+      'Invalid configuration: INVOICE_SELLER_NAME is required when INVOICE_SELLER_TAX_ID is set',
+    );
+  });
+
+  it('refuses a seller address of more than 8 lines', () => {
+    const address = Array.from({ length: 9 }, (_, i) => `line ${i}`).join('\\n');
+    expect(() => loadConfig({ ...valid, INVOICE_SELLER_NAME: 'X', INVOICE_SELLER_ADDRESS: address })).toThrow(
+      'Invalid configuration: INVOICE_SELLER_ADDRESS must be at most 8 lines',
+    );
   });
 });

@@ -57,7 +57,19 @@ const schema = z.object({
   /** The address customers open portal links at; without it, links use the address the admin's request came in on. */
   PORTAL_PUBLIC_URL: publicUrl.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** The seller block of invoice PDFs; unset, invoices carry none (and the API says so at start). */
+  INVOICE_SELLER_NAME: z.string().max(200, 'must be at most 200 characters').optional(),
+  /** Address lines, separated by `\n` (the two characters, as an env file or a shell writes them) or by line breaks. */
+  INVOICE_SELLER_ADDRESS: z
+    .string()
+    .transform((value) => value.split(/\\n|\r?\n/).map((line) => line.trim()).filter(Boolean))
+    .pipe(z.array(z.string().max(200, 'lines must be at most 200 characters')).max(8, 'must be at most 8 lines'))
+    .optional(),
+  INVOICE_SELLER_TAX_ID: z.string().max(64, 'must be at most 64 characters').optional(),
+  INVOICE_SELLER_EMAIL: z.email('must be an email address').optional(),
 });
+
+const SELLER_DETAILS = ['INVOICE_SELLER_ADDRESS', 'INVOICE_SELLER_TAX_ID', 'INVOICE_SELLER_EMAIL'] as const;
 
 export type AppConfig = Readonly<z.infer<typeof schema>>;
 
@@ -74,6 +86,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, required: (keyo
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ConfigError(`Invalid configuration: ${String(issue.path[0])} ${issue.message}`);
+  }
+  const orphan = SELLER_DETAILS.find((key) => parsed.data[key] !== undefined);
+  if (orphan && parsed.data.INVOICE_SELLER_NAME === undefined) {
+    throw new ConfigError(`Invalid configuration: INVOICE_SELLER_NAME is required when ${orphan} is set`);
   }
   return Object.freeze(parsed.data) as AppConfig;
 }

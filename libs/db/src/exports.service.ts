@@ -41,61 +41,71 @@ function range(column: string, filter: ExportFilter): string {
 /** The SELECT list from [column, expression] pairs: every value is aliased to its CSV column. */
 const select = (pairs: [string, string][]) => pairs.map(([column, expression]) => `${expression} AS "${column}"`).join(', ');
 
+/** Each export's CSV columns, in order, with the SQL that writes each value. */
+const COLUMNS: Record<ExportKind, [column: string, expression: string][]> = {
+  usage: [
+    ['event_id', 'event_id'],
+    ['account_id', 'account_id'],
+    ['occurred_at', ISO('occurred_at')],
+    ['model', 'model_id'],
+    ['endpoint', 'endpoint'],
+    ['rate_card_version', 'rate_card_version'],
+    ['input_tokens', 'input_tokens'],
+    ['cached_input_tokens', 'cached_input_tokens'],
+    ['output_tokens', 'output_tokens'],
+    ['cache_reported', 'cache_reported::text'],
+    ['cost', DECIMAL('cost')],
+    ['ledger_entry_id', 'ledger_entry_id'],
+    ['received_at', ISO('received_at')],
+  ],
+  ledger: [
+    ['entry_id', 'entry_id'],
+    ['account_id', 'account_id'],
+    ['kind', 'kind'],
+    ['credit_kind', 'credit_kind'],
+    ['amount', DECIMAL('amount')],
+    ['balance_after', DECIMAL('balance_after')],
+    ['created_at', ISO('created_at')],
+    ['reference', 'reference'],
+    ['event_count', 'event_count'],
+  ],
+  invoices: [
+    ['invoice_number', 'i.number'],
+    ['invoice_id', 'i.invoice_id'],
+    ['account_id', 'i.account_id'],
+    ['account_name', 'a.name'],
+    ['period', "to_char(i.period, 'YYYY-MM')"],
+    ['status', 'i.status'],
+    ['line_no', 'l.line_no'],
+    ['model', 'l.model_id'],
+    ['token_class', 'l.token_class'],
+    ['rate_card_version', 'l.rate_card_version'],
+    ['unit_price_per_million', DECIMAL('l.unit_price_per_million')],
+    ['tokens', 'l.tokens'],
+    ['amount', DECIMAL('l.amount')],
+    ['usage_period', "to_char(l.usage_period, 'YYYY-MM')"],
+    ['late', '(l.usage_period <> i.period)::text'],
+    ['usage_total', DECIMAL('i.usage_total')],
+    ['usage_total_rounded', 'i.usage_total_rounded::text'],
+    ['opening_balance', DECIMAL('i.opening_balance')],
+    ['credits_total', DECIMAL('i.credits_total')],
+    ['closing_balance', DECIMAL('i.closing_balance')],
+  ],
+};
+
+/** The header row of an export. */
+export const exportColumns = (kind: ExportKind): string[] => COLUMNS[kind].map(([column]) => column);
+
 function query(kind: ExportKind, filter: ExportFilter): string {
   switch (kind) {
     case 'usage':
       // ORDER BY names the table's columns: the select list's aliases hold the formatted text.
-      return `SELECT ${select([
-        ['event_id', 'event_id'],
-        ['account_id', 'account_id'],
-        ['occurred_at', ISO('occurred_at')],
-        ['model', 'model_id'],
-        ['endpoint', 'endpoint'],
-        ['rate_card_version', 'rate_card_version'],
-        ['input_tokens', 'input_tokens'],
-        ['cached_input_tokens', 'cached_input_tokens'],
-        ['output_tokens', 'output_tokens'],
-        ['cache_reported', 'cache_reported::text'],
-        ['cost', DECIMAL('cost')],
-        ['ledger_entry_id', 'ledger_entry_id'],
-        ['received_at', ISO('received_at')],
-      ])} FROM usage_events u ${range('u.occurred_at', filter)} ORDER BY u.occurred_at, u.event_id`;
+      return `SELECT ${select(COLUMNS.usage)} FROM usage_events u ${range('u.occurred_at', filter)} ORDER BY u.occurred_at, u.event_id`;
     case 'ledger':
-      return `SELECT ${select([
-        ['entry_id', 'entry_id'],
-        ['account_id', 'account_id'],
-        ['kind', 'kind'],
-        ['credit_kind', 'credit_kind'],
-        ['amount', DECIMAL('amount')],
-        ['balance_after', DECIMAL('balance_after')],
-        ['created_at', ISO('created_at')],
-        ['reference', 'reference'],
-        ['event_count', 'event_count'],
-      ])} FROM ledger_entries l ${range('l.created_at', filter)} ORDER BY l.entry_id`;
+      return `SELECT ${select(COLUMNS.ledger)} FROM ledger_entries l ${range('l.created_at', filter)} ORDER BY l.entry_id`;
     case 'invoices': {
       if (!/^\d{4}-\d{2}$/.test(filter.period ?? '')) throw new RangeError('invoices export needs a period YYYY-MM');
-      return `SELECT ${select([
-        ['invoice_number', 'i.number'],
-        ['invoice_id', 'i.invoice_id'],
-        ['account_id', 'i.account_id'],
-        ['account_name', 'a.name'],
-        ['period', "to_char(i.period, 'YYYY-MM')"],
-        ['status', 'i.status'],
-        ['line_no', 'l.line_no'],
-        ['model', 'l.model_id'],
-        ['token_class', 'l.token_class'],
-        ['rate_card_version', 'l.rate_card_version'],
-        ['unit_price_per_million', DECIMAL('l.unit_price_per_million')],
-        ['tokens', 'l.tokens'],
-        ['amount', DECIMAL('l.amount')],
-        ['usage_period', "to_char(l.usage_period, 'YYYY-MM')"],
-        ['late', '(l.usage_period <> i.period)::text'],
-        ['usage_total', DECIMAL('i.usage_total')],
-        ['usage_total_rounded', 'i.usage_total_rounded::text'],
-        ['opening_balance', DECIMAL('i.opening_balance')],
-        ['credits_total', DECIMAL('i.credits_total')],
-        ['closing_balance', DECIMAL('i.closing_balance')],
-      ])} FROM invoices i JOIN accounts a USING (account_id) JOIN invoice_lines l USING (invoice_id)
+      return `SELECT ${select(COLUMNS.invoices)} FROM invoices i JOIN accounts a USING (account_id) JOIN invoice_lines l USING (invoice_id)
         WHERE i.period = '${filter.period}-01'::date ORDER BY ${NUMBER_ORDER('i.number')}, l.line_no`;
     }
   }

@@ -1,4 +1,4 @@
-/** Job names on USAGE_QUEUE (contract section 3). */
+/** Job names on USAGE_QUEUE (docs/integration.md, delivery over the queue). */
 export const USAGE_JOB = 'usage';
 export const USAGE_BATCH_JOB = 'usage-batch';
 export const MAX_BATCH_EVENTS = 1000;

@@ -4,6 +4,8 @@ import type { Response } from 'express';
 import { AccountReadable } from '../auth/auth.decorators.js';
 import { sendCsv } from '../common/csv-response.js';
 import { TimeRangeQuery } from '../common/pagination.js';
+import { ApiProblem } from '../docs/problems.js';
+import { USAGE_CSV } from '../finance/finance.dto.js';
 import { AccountExportsService } from './account-exports.service.js';
 
 @ApiTags('accounts')
@@ -14,7 +16,9 @@ export class AccountExportsController {
   @Get(':id/exports/usage.csv')
   @AccountReadable()
   @ApiProduces('text/csv')
-  @ApiOkResponse({ description: "the account's own usage: one row per priced event, occurred_at in [from, to), the columns of /v1/exports/usage.csv" })
+  @ApiOkResponse({ description: "the account's own usage: one row per priced event, occurred_at in [from, to), the columns of /v1/exports/usage.csv", schema: { type: 'string', example: USAGE_CSV } })
+  @ApiProblem(400, 'from or to is not an ISO-8601 instant, or from is after to', { detail: 'from must not be after to.', errors: [{ field: 'from', message: 'after to' }] })
+  @ApiProblem(404, 'no such account', { detail: 'No account acme-corp.' })
   async usage(@Param('id') id: string, @Query() query: TimeRangeQuery, @Res() response: Response) {
     return sendCsv(response, await this.exports.usageCsv(id, query), `usage-${id}`);
   }

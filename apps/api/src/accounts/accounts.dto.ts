@@ -49,8 +49,8 @@ export class AccountResponse {
   @ApiProperty({ example: 'Acme Corp' }) name: string;
   @ApiProperty({ example: 'USD' }) currency: string;
   @ApiProperty({ example: '24.99999993' }) balance: string;
-  @ApiProperty({ enum: ['active', 'depleted'] }) status: 'active' | 'depleted';
-  @ApiProperty() created_at: string;
+  @ApiProperty({ enum: ['active', 'depleted'], example: 'active' }) status: 'active' | 'depleted';
+  @ApiProperty({ example: '2026-11-01T08:12:44.120Z' }) created_at: string;
 }
 
 export class NextExpiry {
@@ -62,9 +62,9 @@ export class BalanceResponse {
   @ApiProperty({ example: 'acme-corp' }) account_id: string;
   @ApiProperty({ example: '24.99999993' }) balance: string;
   @ApiProperty({ example: 'USD' }) currency: string;
-  @ApiProperty({ enum: ['active', 'depleted'], description: 'depleted while the balance is zero or below' }) status: 'active' | 'depleted';
-  @ApiProperty({ nullable: true, type: String }) last_usage_at: string | null;
-  @ApiProperty() as_of: string;
+  @ApiProperty({ enum: ['active', 'depleted'], example: 'active', description: 'depleted while the balance is zero or below' }) status: 'active' | 'depleted';
+  @ApiProperty({ nullable: true, type: String, example: '2026-11-24T10:00:00.000Z', description: 'when the last priced usage happened; null before any' }) last_usage_at: string | null;
+  @ApiProperty({ example: '2026-11-24T10:00:01.250Z' }) as_of: string;
   @ApiProperty({ type: NextExpiry, nullable: true, description: 'the earliest expiry among active grants and what expires then' })
   next_expiry: NextExpiry | null;
   @ApiProperty({ example: '0.0128', description: 'Σ of the active spend holds' }) held: string;
@@ -73,38 +73,38 @@ export class BalanceResponse {
 
 export class ApiKeyResponse {
   @ApiProperty({ example: 'key_3f2a9c0d1e4b5a6f' }) key_id: string;
-  @ApiProperty({ description: 'Shown once; only its hash is stored' }) secret: string;
+  @ApiProperty({ example: 'bk_3f2a9c0d1e4b5a6f_Qm9vYmFyLWV4YW1wbGUtc2VjcmV0LW5vdC1yZWFsLTAwMQ', description: 'Shown once; only its hash is stored' }) secret: string;
   @ApiProperty({ example: 'acme-corp' }) account_id: string;
-  @ApiProperty() created_at: string;
+  @ApiProperty({ example: '2026-11-01T08:15:00.000Z' }) created_at: string;
 }
 
 export class ApiKeySummary {
   @ApiProperty({ example: 'key_3f2a9c0d1e4b5a6f' }) key_id: string;
-  @ApiProperty() account_id: string;
-  @ApiProperty() created_at: string;
-  @ApiProperty({ nullable: true, type: String }) revoked_at: string | null;
+  @ApiProperty({ example: 'acme-corp' }) account_id: string;
+  @ApiProperty({ example: '2026-11-01T08:15:00.000Z' }) created_at: string;
+  @ApiProperty({ nullable: true, type: String, example: null, description: 'null while the key works' }) revoked_at: string | null;
 }
 
 export class ApiKeyPage {
   @ApiProperty({ type: [ApiKeySummary] }) data: ApiKeySummary[];
-  @ApiProperty({ nullable: true, type: String }) next_cursor: string | null;
+  @ApiProperty({ nullable: true, type: String, example: null, description: 'always null: an account has few keys' }) next_cursor: string | null;
 }
 
 export class LedgerEntryResponse {
   @ApiProperty({ example: '1042' }) entry_id: string;
   @ApiProperty({ example: 'acme-corp' }) account_id: string;
-  @ApiProperty({ enum: ['credit', 'usage', 'adjustment', 'expiry', 'void'] }) kind: 'credit' | 'usage' | 'adjustment' | 'expiry' | 'void';
-  @ApiPropertyOptional({ enum: CREDIT_KINDS, nullable: true, type: String }) credit_kind: string | null;
+  @ApiProperty({ enum: ['credit', 'usage', 'adjustment', 'expiry', 'void'], example: 'usage' }) kind: 'credit' | 'usage' | 'adjustment' | 'expiry' | 'void';
+  @ApiPropertyOptional({ enum: CREDIT_KINDS, nullable: true, type: String, example: null, description: 'credits and adjustments: the kind given; expiries and voids: their grant\'s; null for usage' }) credit_kind: string | null;
   @ApiProperty({ example: '-0.00000007', description: 'Signed: credits positive, usage negative' }) amount: string;
   @ApiProperty({ example: '24.99999993' }) balance_after: string;
-  @ApiProperty() created_at: string;
-  @ApiProperty({ nullable: true, type: String }) reference: string | null;
-  @ApiPropertyOptional({ nullable: true, type: Number, description: 'usage entries: events debited' }) event_count: number | null;
+  @ApiProperty({ example: '2026-11-24T10:00:00.412Z' }) created_at: string;
+  @ApiProperty({ nullable: true, type: String, example: null, description: 'credits: the reference given; expiries and voids: the grant id' }) reference: string | null;
+  @ApiPropertyOptional({ nullable: true, type: Number, example: 1, description: 'usage entries: events debited' }) event_count: number | null;
   @ApiPropertyOptional({ nullable: true, type: String, example: 'gr_1042', description: 'the grant a positive credit created, or the grant an expiry or void removed from' })
   grant_id: string | null;
 }
 
 export class LedgerPage {
   @ApiProperty({ type: [LedgerEntryResponse] }) data: LedgerEntryResponse[];
-  @ApiProperty({ nullable: true, type: String }) next_cursor: string | null;
+  @ApiProperty({ nullable: true, type: String, example: 'eyJwIjoiMTA0MiJ9', description: 'pass as cursor for the next page; null on the last' }) next_cursor: string | null;
 }

@@ -1,13 +1,9 @@
-import { type CanActivate, type ExecutionContext, HttpStatus, Inject, Injectable, SetMetadata } from '@nestjs/common';
+import { type CanActivate, type ExecutionContext, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Response } from 'express';
 import { APP_CONFIG, type AppConfig } from '@app/config';
-import { ACCESS, type Access, type Principal } from './auth.decorators.js';
+import { ACCESS, type Access, type Principal, UNLIMITED } from './auth.decorators.js';
 import { ProblemException } from '../common/problem.js';
-
-const UNLIMITED = 'billing:unlimited';
-/** Routes that load balancers and Prometheus poll: never rate limited. */
-export const Unlimited = () => SetMetadata(UNLIMITED, true);
 
 const WINDOW_MS = 60_000;
 
@@ -35,8 +31,8 @@ export class FixedWindows {
 }
 
 /**
- * Runs after the auth guard. Public routes are limited per client address, account keys per key;
- * the admin key (the gateway, finance) is never limited. Windows live in this process: behind a
+ * Runs after the auth guard. Public routes are limited per client address (but those marked
+ * Public({ rateLimited: false })), account keys per key; the admin key (the gateway, finance) is never limited. Windows live in this process: behind a
  * load balancer each API instance counts on its own, so the effective limit is per instance.
  *
  * Written here rather than with @nestjs/throttler: that package is CommonJS requiring the ESM-only

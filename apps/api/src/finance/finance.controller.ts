@@ -7,7 +7,10 @@ import { AdminOnly } from '../auth/auth.decorators.js';
 import { TimeRangeQuery, parseRange } from '../common/pagination.js';
 import { sendCsv } from '../common/csv-response.js';
 import { badRequest } from '../common/problem.js';
-import { PeriodQuery, ReconciliationResponse } from './finance.dto.js';
+import { ApiProblem } from '../docs/problems.js';
+import { GRANT_ALLOCATIONS_CSV, INVOICES_CSV, LEDGER_CSV, PeriodQuery, ReconciliationResponse, USAGE_CSV } from './finance.dto.js';
+
+const badRange = ApiProblem(400, 'from or to is not an ISO-8601 instant, or from is after to', { detail: 'from must not be after to.', errors: [{ field: 'from', message: 'after to' }] });
 
 @ApiTags('finance')
 @Controller('v1')
@@ -21,7 +24,8 @@ export class FinanceController {
   @Get('exports/usage.csv')
   @AdminOnly()
   @ApiProduces('text/csv')
-  @ApiOkResponse({ description: 'one row per priced event, occurred_at in [from, to)' })
+  @ApiOkResponse({ description: 'one row per priced event, occurred_at in [from, to)', schema: { type: 'string', example: USAGE_CSV } })
+  @badRange
   usage(@Query() query: TimeRangeQuery, @Res() response: Response) {
     return this.stream(response, 'usage', parseRange(query), 'usage');
   }
@@ -29,7 +33,8 @@ export class FinanceController {
   @Get('exports/ledger.csv')
   @AdminOnly()
   @ApiProduces('text/csv')
-  @ApiOkResponse({ description: 'one row per ledger entry, created_at in [from, to)' })
+  @ApiOkResponse({ description: 'one row per ledger entry, created_at in [from, to)', schema: { type: 'string', example: LEDGER_CSV } })
+  @badRange
   ledger(@Query() query: TimeRangeQuery, @Res() response: Response) {
     return this.stream(response, 'ledger', parseRange(query), 'ledger');
   }
@@ -37,7 +42,8 @@ export class FinanceController {
   @Get('exports/invoices.csv')
   @AdminOnly()
   @ApiProduces('text/csv')
-  @ApiOkResponse({ description: 'one row per invoice line of the month' })
+  @ApiOkResponse({ description: 'one row per invoice line of the month', schema: { type: 'string', example: INVOICES_CSV } })
+  @ApiProblem(400, 'period is missing or not a month written YYYY-MM', { detail: 'period must be a month written YYYY-MM.', errors: [{ field: 'period', message: 'not YYYY-MM' }] })
   invoices(@Query() query: PeriodQuery, @Res() response: Response) {
     if (!parsePeriod(query.period)) throw badRequest('period must be a month written YYYY-MM.', [{ field: 'period', message: 'not YYYY-MM' }]);
     return this.stream(response, 'invoices', { period: query.period }, `invoices-${query.period}`);
@@ -46,7 +52,11 @@ export class FinanceController {
   @Get('exports/grant-allocations.csv')
   @AdminOnly()
   @ApiProduces('text/csv')
-  @ApiOkResponse({ description: 'for each usage or negative adjustment entry written in [from, to), one row per grant it drew from (no grant: unfunded); for each credit that covered earlier unfunded usage, what it covered' })
+  @ApiOkResponse({
+    description: 'for each usage or negative adjustment entry written in [from, to), one row per grant it drew from (no grant: unfunded); for each credit that covered earlier unfunded usage, what it covered',
+    schema: { type: 'string', example: GRANT_ALLOCATIONS_CSV },
+  })
+  @badRange
   async grantAllocations(@Query() query: TimeRangeQuery, @Res() response: Response) {
     await sendCsv(response, await this.allocations.csv(parseRange(query)), 'grant-allocations');
   }
@@ -54,6 +64,7 @@ export class FinanceController {
   @Get('reconciliation')
   @AdminOnly()
   @ApiOkResponse({ type: ReconciliationResponse })
+  @badRange
   reconcile(@Query() query: TimeRangeQuery) {
     return this.reconciliation.run(parseRange(query));
   }

@@ -22,10 +22,10 @@ export class GrantResponse {
   @ApiProperty({ enum: GRANT_STATUSES, example: 'active' }) status: GrantStatus;
   @ApiProperty({ example: '2026-12-01T10:00:00.000Z' }) created_at: string;
   @ApiProperty({ example: '1042', description: 'the credit ledger entry that made this grant' }) entry_id: string;
-  @ApiProperty({ nullable: true, type: String, description: 'when it expired or was voided' }) ended_at: string | null;
+  @ApiProperty({ nullable: true, type: String, example: null, description: 'when it expired or was voided' }) ended_at: string | null;
 }
 
 export class GrantPage {
   @ApiProperty({ type: [GrantResponse] }) data: GrantResponse[];
-  @ApiProperty({ nullable: true, type: String }) next_cursor: string | null;
+  @ApiProperty({ nullable: true, type: String, example: null, description: 'pass as cursor for the next page; null on the last' }) next_cursor: string | null;
 }

@@ -5,7 +5,6 @@ import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { REDIS_CLIENT } from '@app/queue';
 import { Public } from '../auth/auth.decorators.js';
-import { Unlimited } from '../auth/rate-limit.guard.js';
 
 const TIMEOUT_MS = 2_000;
 
@@ -25,7 +24,6 @@ async function probe(check: () => Promise<unknown>): Promise<'up' | 'down'> {
 }
 
 @ApiTags('operations')
-@Unlimited()
 @Controller('health')
 export class HealthController {
   constructor(
@@ -34,7 +32,7 @@ export class HealthController {
   ) {}
 
   @Get()
-  @Public()
+  @Public({ rateLimited: false })
   @ApiOkResponse({ schema: { example: { status: 'ok', postgres: 'up', redis: 'up' } } })
   @ApiServiceUnavailableResponse({ schema: { example: { status: 'error', postgres: 'up', redis: 'down' } } })
   async check(@Res({ passthrough: true }) response: Response) {

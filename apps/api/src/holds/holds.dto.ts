@@ -44,11 +44,11 @@ export class HoldResponse {
   @ApiProperty({ example: '2026-12-01T10:05:00.000Z', description: 'the hold counts until this instant, and not a moment later' }) expires_at: string;
   @ApiPropertyOptional({ example: '24.99722624', description: 'authorization answers: what is available after this hold' }) available?: string;
   @ApiProperty({ nullable: true, type: String, example: '0.00051289', description: 'settled: the cost of the event that settled it' }) settled_amount: string | null;
-  @ApiProperty({ nullable: true, type: String, description: 'settled: the event that settled it' }) settled_event_id: string | null;
-  @ApiProperty({ nullable: true, type: String, description: 'when it was settled or released' }) ended_at: string | null;
+  @ApiProperty({ nullable: true, type: String, example: 'req_01HXYZ', description: 'settled: the event that settled it' }) settled_event_id: string | null;
+  @ApiProperty({ nullable: true, type: String, example: '2026-12-01T10:00:02.500Z', description: 'when it was settled or released' }) ended_at: string | null;
 }
 
 export class HoldPage {
   @ApiProperty({ type: [HoldResponse] }) data: HoldResponse[];
-  @ApiProperty({ nullable: true, type: String }) next_cursor: string | null;
+  @ApiProperty({ nullable: true, type: String, example: null, description: 'pass as cursor for the next page; null on the last' }) next_cursor: string | null;
 }

@@ -4,9 +4,9 @@ import {
   formatInstant,
   formatTokens,
   monthName,
-  toWinAnsi,
   type InvoiceDocument,
   type InvoiceLineDocument,
+  type Seller,
 } from './invoice-pdf.js';
 
 type PdfJs = typeof import('pdfjs-dist/legacy/build/pdf.mjs');
@@ -86,22 +86,25 @@ const invoice = (over: Partial<InvoiceDocument> = {}): InvoiceDocument => ({
   ...over,
 });
 
+const SELLER: Seller = { name: 'Example Billing B.V.', address: ['Herengracht 1', '1015 BA Amsterdam'], taxId: 'NL123456789B01', email: 'invoices@example.org' };
+const render = (inv: InvoiceDocument, seller: Seller | null = SELLER) => renderInvoicePdf(inv, seller);
+
 const LATE_HEADING = 'Late usage from October 2026 (billed after that invoice was finalized)';
 
 describe('renderInvoicePdf', () => {
   it('produces a PDF with title and author metadata', async () => {
-    const buf = await renderInvoicePdf(invoice());
+    const buf = await render(invoice());
     expect(Buffer.isBuffer(buf)).toBe(true);
     expect(buf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
     expect(buf.length).toBeLessThan(20_000);
     const { info } = await extract(buf);
     expect(info.Title).toBe('Invoice INV-2026-11-000123');
-    expect(info.Author).toBe('Qwen Inference Cloud');
+    expect(info.Author).toBe('Example Billing B.V.');
   });
 
   it('shows number, account, period, every line amount and all totals exactly', async () => {
     const inv = invoice();
-    const text = all(await extract(await renderInvoicePdf(inv)));
+    const text = all(await extract(await render(inv)));
     for (const s of [
       'Invoice',
       inv.number,
@@ -142,7 +145,7 @@ describe('renderInvoicePdf', () => {
 
   it('groups late lines after the regular ones under their month heading', async () => {
     const inv = invoice();
-    const text = all(await extract(await renderInvoicePdf(inv)));
+    const text = all(await extract(await render(inv)));
     const heading = text.indexOf(LATE_HEADING);
     expect(heading).toBeGreaterThan(-1);
     expect(text).toContain('Usage for November 2026');
@@ -164,7 +167,7 @@ describe('renderInvoicePdf', () => {
         line({ late: true, usage_period: '2026-08', amount: '0.3' }),
       ],
     });
-    const text = all(await extract(await renderInvoicePdf(inv)));
+    const text = all(await extract(await render(inv)));
     const aug = text.indexOf('Late usage from August 2026 (billed after that invoice was finalized)');
     const oct = text.indexOf(LATE_HEADING);
     expect(text.indexOf('0.2')).toBeLessThan(aug);
@@ -174,13 +177,13 @@ describe('renderInvoicePdf', () => {
   });
 
   it('has no regular-usage heading when there is no late usage', async () => {
-    const text = all(await extract(await renderInvoicePdf(invoice({ lines: [line()] }))));
+    const text = all(await extract(await render(invoice({ lines: [line()] }))));
     expect(text).not.toContain('Usage for November 2026');
     expect(text).toContain('0.00004096');
   });
 
   it('marks drafts with a DRAFT watermark and banner, without an issue date', async () => {
-    const { pages } = await extract(await renderInvoicePdf(invoice({ status: 'draft', issued_at: null })));
+    const { pages } = await extract(await render(invoice({ status: 'draft', issued_at: null })));
     const text = pages.flat();
     expect(text.filter((s) => s === 'DRAFT').length).toBeGreaterThanOrEqual(2); // watermark, badge, banner
     expect(text).toContain('Draft (not final)');
@@ -189,13 +192,13 @@ describe('renderInvoicePdf', () => {
 
   it('puts the DRAFT watermark on every page', async () => {
     const lines = Array.from({ length: 120 }, (_, i) => line({ amount: `0.${i}` }));
-    const { pages } = await extract(await renderInvoicePdf(invoice({ status: 'draft', issued_at: null, lines })));
+    const { pages } = await extract(await render(invoice({ status: 'draft', issued_at: null, lines })));
     expect(pages.length).toBeGreaterThan(1);
     for (const page of pages) expect(page).toContain('DRAFT');
   });
 
   it('marks void invoices with VOID', async () => {
-    const text = all(await extract(await renderInvoicePdf(invoice({ status: 'void' }))));
+    const text = all(await extract(await render(invoice({ status: 'void' }))));
     expect(text).toContain('VOID');
     expect(text).toContain('Void');
     expect(text).not.toContain('DRAFT');
@@ -203,7 +206,7 @@ describe('renderInvoicePdf', () => {
 
   it('says so when there is no usage', async () => {
     const inv = invoice({ lines: [], usage_total: '0', usage_total_rounded: '0.00', closing_balance: '350.00' });
-    const { pages } = await extract(await renderInvoicePdf(inv));
+    const { pages } = await extract(await render(inv));
     expect(pages).toHaveLength(1);
     expect(pages[0]).toContain('No usage this period');
     expect(pages[0]).toContain('350.00');
@@ -215,7 +218,7 @@ describe('renderInvoicePdf', () => {
       line({ tokens: 1_000_000 + i, amount: `0.${String(i).padStart(6, '0')}7`, ...(i >= 290 ? { late: true, usage_period: '2026-10' } : {}) }),
     );
     const inv = invoice({ lines });
-    const { pages } = await extract(await renderInvoicePdf(inv));
+    const { pages } = await extract(await render(inv));
     expect(pages.length).toBeGreaterThan(1);
     pages.forEach((page, i) => {
       expect(page).toContain(`Page ${i + 1} of ${pages.length}`);
@@ -239,35 +242,54 @@ describe('renderInvoicePdf', () => {
     expect(text.filter((s) => s === '= Closing balance')).toHaveLength(1);
   });
 
-  it('handles long and non-ASCII account names', async () => {
-    const latin = 'Société Générale des Données – Zürich ÆØÅ ß € “quoted”';
-    const first = (await extract(await renderInvoicePdf(invoice({ account_name: latin })))).pages[0]!;
-    expect(first.join(' ')).toContain(latin); // wrapped over two lines at a space
+  it('prints account names in Hangul and Cyrillic exactly as written', async () => {
+    for (const name of ['주식회사 한빛', 'ООО Ромашка']) {
+      const text = all(await extract(await render(invoice({ account_name: name }))));
+      expect(text).toContain(name);
+      expect(text.join(' ')).not.toContain('?');
+    }
+  });
 
-    const outside = 'Łódź Przedsiębiorstwo Čes 株式会社';
-    const text2 = all(await extract(await renderInvoicePdf(invoice({ account_name: outside }))));
-    expect(text2).toContain('Lódz Przedsiebiorstwo Ces ????');
+  it('prints Latin, Greek and CJK names as written, and replaces only what no embedded font has', async () => {
+    for (const name of ['Société Générale des Données – Zürich ÆØÅ ß € “quoted”', 'Łódź Przedsiębiorstwo Česká', 'Ελληνική Εταιρεία', '株式会社 東京']) {
+      const first = (await extract(await render(invoice({ account_name: name })))).pages[0]!;
+      expect(first.join(' ')).toContain(name); // long ones wrap at a space
+    }
+    const mixed = all(await extract(await render(invoice({ account_name: 'Acme 한빛 שלום 😀' }))));
+    expect(mixed.join(' ')).toContain('Acme 한빛 ???? ?'); // a face change starts a new text item
+  });
 
+  it('drops control and zero-width characters and prints tabs as spaces', async () => {
+    const text = all(await extract(await render(invoice({ account_name: 'a\u0000b\u200bc\td' }))));
+    expect(text).toContain('abc d');
+  });
+
+  it('wraps long account names over lines without losing a word', async () => {
     const long = Array.from({ length: 12 }, (_, i) => `Division${i}`).join(' ');
-    const { pages } = await extract(await renderInvoicePdf(invoice({ account_name: long })));
+    const { pages } = await extract(await render(invoice({ account_name: long })));
     const words = pages[0]!.join(' ');
     expect(words).toContain('Division0 Division1');
     expect(words).toContain('Division11');
     expect(pages[0]).toContain('0.00004096');
   });
 
-  it('uses the seller it is given', async () => {
-    const seller = { name: 'Example Billing B.V.', address: ['Herengracht 1', '1015 BA Amsterdam'], email: 'invoices@example.org' };
-    const buf = await renderInvoicePdf(invoice(), seller);
-    const { pages, info } = await extract(buf);
-    expect(pages[0]).toEqual(expect.arrayContaining(['Example Billing B.V.', 'Herengracht 1', '1015 BA Amsterdam', 'invoices@example.org']));
-    expect(pages[0]).not.toContain('Qwen Inference Cloud');
+  it('prints the configured seller: name, address lines, tax id and email', async () => {
+    const { pages, info } = await extract(await render(invoice()));
+    expect(pages[0]).toEqual(expect.arrayContaining(['Example Billing B.V.', 'Herengracht 1', '1015 BA Amsterdam', 'Tax ID NL123456789B01', 'invoices@example.org']));
+    expect(pages[0]).toContain('Example Billing B.V. · Invoice INV-2026-11-000123'); // the footer (text extraction collapses the double spaces)
     expect(info.Author).toBe('Example Billing B.V.');
+  });
+
+  it('prints no seller block when no seller is configured', async () => {
+    const { pages, info } = await extract(await render(invoice(), null));
+    expect(pages[0]!.slice(0, 2)).toEqual(['Invoice', 'INV-2026-11-000123']);
+    expect(pages[0]).toContain('Invoice INV-2026-11-000123');
+    expect(info.Author).toBeUndefined();
   });
 
   it('shrinks or wraps very long numbers instead of altering them', async () => {
     const inv = invoice({ lines: [line({ unit_price_per_million: '1.123456789012', amount: '12.123456789012345678' })] });
-    const text = all(await extract(await renderInvoicePdf(inv)));
+    const text = all(await extract(await render(inv)));
     expect(text).toContain('1.123456789012');
     expect(text).toContain('12.123456789012345678');
   });
@@ -287,10 +309,4 @@ describe('formatting helpers', () => {
     expect(formatTokens(1_234_567_890_123)).toBe('1,234,567,890,123');
   });
 
-  it('keeps WinAnsi text and replaces the rest', () => {
-    expect(toWinAnsi('Zürich Œuvre – “ok” €')).toBe('Zürich Œuvre – “ok” €');
-    expect(toWinAnsi('Łódź ő')).toBe('Lódz o'); // ó is Latin-1, ź and ő lose the accent
-    expect(toWinAnsi('a\u0000b\u200bc\td')).toBe('abc d');
-    expect(toWinAnsi('日本')).toBe('??');
-  });
 });

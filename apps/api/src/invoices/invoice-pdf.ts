@@ -1,14 +1,15 @@
 import PDFDocument from 'pdfkit';
 import { parsePeriod, periodName } from '@app/billing';
+import { type FontStyle, type Run, advance, runs } from './invoice-fonts.js';
 
 /**
  * Invoice PDF rendering (pdfkit, A4).
  *
  * Pure: takes an invoice document, returns the PDF bytes; no file, network or database access.
  * Amount strings are printed exactly as given (never parsed, re-rounded or regrouped); only
- * token counts get thousands separators. Text is set in the PDF standard fonts (Helvetica),
- * which are not embedded and cover WinAnsi (Latin-1 plus a few typographic characters);
- * anything outside that is transliterated where possible (e.g. 'Ł' -> 'L') or shown as '?'.
+ * token counts get thousands separators. Text is set in embedded Noto Sans with Noto Sans KR
+ * behind it (invoice-fonts.ts), subset to the glyphs used, so names in Latin, Greek, Cyrillic,
+ * Hangul or CJK scripts print as written.
  */
 
 export interface InvoiceLineDocument {
@@ -41,18 +42,13 @@ export interface InvoiceDocument {
   lines: InvoiceLineDocument[];
 }
 
+/** Who issues the invoice: from configuration (INVOICE_SELLER_*); null prints no seller block. */
 export interface Seller {
   name: string;
-  address: string[];
-  email: string;
+  address: readonly string[];
+  taxId?: string;
+  email?: string;
 }
-
-/** Placeholder seller printed when the caller passes none; pass a real one from configuration. */
-export const DEFAULT_SELLER: Seller = Object.freeze({
-  name: 'Qwen Inference Cloud',
-  address: Object.freeze(['100 Example Street, Suite 400', 'San Francisco, CA 94105', 'United States']) as string[],
-  email: 'billing@example.com',
-});
 
 // ---------------------------------------------------------------------------------------------
 // Layout
@@ -60,9 +56,12 @@ export const DEFAULT_SELLER: Seller = Object.freeze({
 type Doc = PDFKit.PDFDocument;
 type Align = 'left' | 'right' | 'center';
 
-const FONT = 'Helvetica';
-const FONT_BOLD = 'Helvetica-Bold';
-const FONT_ITALIC = 'Helvetica-Oblique';
+/**
+ * Where the baseline sits below the top of a line, per point of font size. The layout was drawn
+ * for Helvetica's line box (ascender 718/1000); text is put on the baseline that box implies, so
+ * every embedded face, whatever its own ascender, lands where the layout expects it.
+ */
+const BASELINE = 0.718;
 
 const COLOR = {
   ink: '#111827',
@@ -158,71 +157,6 @@ export function formatTokens(tokens: number): string {
   return fraction === undefined ? grouped : `${grouped}.${fraction}`;
 }
 
-// Unicode code points the standard fonts' WinAnsiEncoding has besides 0x20-0x7E and 0xA0-0xFF.
-const WIN_ANSI_EXTRA = new Set([
-  0x0152, 0x0153, 0x0160, 0x0161, 0x0178, 0x017d, 0x017e, 0x0192, 0x02c6, 0x02dc, 0x2013, 0x2014, 0x2018, 0x2019,
-  0x201a, 0x201c, 0x201d, 0x201e, 0x2020, 0x2021, 0x2022, 0x2026, 0x2030, 0x2039, 0x203a, 0x20ac, 0x2122,
-]);
-
-// Letters that do not decompose into base letter + combining mark.
-const TRANSLITERATE: Record<string, string> = {
-  Ł: 'L',
-  ł: 'l',
-  Đ: 'D',
-  đ: 'd',
-  Ħ: 'H',
-  ħ: 'h',
-  ı: 'i',
-  Ŀ: 'L',
-  ŀ: 'l',
-  Ŧ: 'T',
-  ŧ: 't',
-  ĸ: 'k',
-  ŉ: "'n",
-  Ŋ: 'N',
-  ŋ: 'n',
-  '\u2010': '-',
-  '\u2011': '-',
-  '\u2012': '-',
-  '\u2212': '-',
-  '\u2015': '\u2014',
-  '\u2032': "'",
-  '\u2033': '"',
-  '\u2009': ' ',
-  '\u200a': ' ',
-  '\u202f': ' ',
-  '\u2002': ' ',
-  '\u2003': ' ',
-  '\u3000': ' ',
-};
-
-const winAnsi = (cp: number) => (cp >= 0x20 && cp <= 0x7e) || (cp >= 0xa0 && cp <= 0xff) || WIN_ANSI_EXTRA.has(cp);
-
-/**
- * Text the standard fonts can show: WinAnsi characters are kept, accented letters outside it
- * lose their accent ('ő' -> 'o'), a few others are transliterated, control characters and
- * zero-width characters are dropped, and the rest becomes '?'.
- */
-export function toWinAnsi(text: string): string {
-  let out = '';
-  for (const ch of text.normalize('NFC')) {
-    const cp = ch.codePointAt(0)!;
-    if (winAnsi(cp)) {
-      out += ch;
-    } else if (ch === '\t' || ch === '\n' || ch === '\r') {
-      out += ' ';
-    } else if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || (cp >= 0x200b && cp <= 0x200f) || cp === 0xfeff) {
-      // control / zero-width characters: drop
-    } else if (TRANSLITERATE[ch] !== undefined) {
-      out += TRANSLITERATE[ch];
-    } else {
-      const base = ch.normalize('NFD').replace(/[\u0300-\u036f]/g, '');
-      out += base.length > 0 && [...base].every((c) => winAnsi(c.codePointAt(0)!)) ? base : '?';
-    }
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Rendering
 
@@ -263,10 +197,14 @@ class InvoiceRenderer {
   private readonly columnX: number[];
   private readonly columnWidth: number[];
   private y = PAGE_MARGIN;
+  /** The style text is measured and drawn in (see style()). */
+  private face: FontStyle = 'regular';
+  private size = BODY_SIZE;
+  private readonly registered = new Set<string>();
 
   constructor(
     private readonly invoice: InvoiceDocument,
-    private readonly seller: Seller,
+    private readonly seller: Seller | null,
   ) {
     this.doc = new PDFDocument({
       size: 'A4',
@@ -278,9 +216,8 @@ class InvoiceRenderer {
       displayTitle: true,
       info: {
         Title: `Invoice ${invoice.number}`,
-        Author: seller.name,
+        ...(seller ? { Author: seller.name, Creator: seller.name } : {}),
         Subject: `Invoice ${invoice.number} for ${invoice.account_name} (${invoice.account_id}), ${monthName(invoice.period)}`,
-        Creator: seller.name,
         Keywords: `invoice ${invoice.number} ${invoice.period} ${invoice.account_id}`,
       },
     });
@@ -318,21 +255,50 @@ class InvoiceRenderer {
 
   /** One line of text at (x, y) aligned within `width`; never wraps, never breaks the page. */
   private put(text: string, x: number, y: number, width: number, align: Align = 'left'): void {
-    const w = this.doc.widthOfString(text);
+    const w = this.measure(text);
     const dx = align === 'right' ? width - w : align === 'center' ? (width - w) / 2 : 0;
-    this.doc.text(text, x + dx, y, { lineBreak: false });
+    this.draw(text, x + dx, y);
   }
 
-  private style(font: string, size: number, color: string): this {
-    this.doc.font(font).fontSize(size).fillColor(color);
+  private style(face: FontStyle, size: number, color: string): this {
+    this.face = face;
+    this.size = size;
+    this.doc.fontSize(size).fillColor(color);
     return this;
+  }
+
+  /** The document, set in the face of `run` at the current size (registered on first use). */
+  private use(run: Run): Doc {
+    if (!this.registered.has(run.face.name)) {
+      // pdfkit takes a parsed fontkit font as well as bytes (its types say only bytes): parsed once per process.
+      this.doc.registerFont(run.face.name, run.face.pdf as unknown as Buffer);
+      this.registered.add(run.face.name);
+    }
+    return this.doc.font(run.face.name).fontSize(this.size);
+  }
+
+  /** The width of one line of `text` in the current style, each run in the face that prints it. */
+  private measure(text: string, characterSpacing = 0): number {
+    const parts = runs(text, this.face);
+    const units = parts.reduce((sum, run) => sum + advance(run.face, run.text), 0);
+    return (units * this.size) / 1000 + characterSpacing * Math.max(0, [...text].length - 1);
+  }
+
+  /** Draws one line whose layout box has its top at y, run by run, all on the baseline that box implies. */
+  private draw(text: string, x: number, y: number, characterSpacing = 0): void {
+    const baseline = y + BASELINE * this.size;
+    let cx = x;
+    for (const run of runs(text, this.face)) {
+      this.use(run).text(run.text, cx, baseline, { lineBreak: false, baseline: 'alphabetic', characterSpacing });
+      cx += (advance(run.face, run.text) * this.size) / 1000 + characterSpacing * [...run.text].length;
+    }
   }
 
   /** Word-wraps `text` to `width` in the current font; overlong words are split by character. */
   private wrap(text: string, width: number, maxLines = Infinity): string[] {
     const lines: string[] = [];
     let current = '';
-    const fits = (s: string) => this.doc.widthOfString(s) <= width;
+    const fits = (s: string) => this.measure(s) <= width;
     for (const word of text.split(/\s+/).filter(Boolean)) {
       const candidate = current ? `${current} ${word}` : word;
       if (fits(candidate)) {
@@ -365,9 +331,10 @@ class InvoiceRenderer {
   }
 
   /** The largest font size <= `size` (down to `min`) at which `text` fits on one line in `width`. */
-  private fitSize(text: string, font: string, size: number, width: number, min = 6): number {
-    this.doc.font(font).fontSize(size);
-    const w = this.doc.widthOfString(text);
+  private fitSize(text: string, face: FontStyle, size: number, width: number, min = 6): number {
+    this.face = face;
+    this.size = size;
+    const w = this.measure(text);
     return w <= width ? size : Math.max(min, Math.floor(((size * width) / w) * 4) / 4);
   }
 
@@ -394,18 +361,18 @@ class InvoiceRenderer {
     const size = 130;
     this.doc.save();
     this.doc.rotate(-Math.atan2(height, width) * (180 / Math.PI), { origin: [width / 2, height / 2] });
-    this.style(FONT_BOLD, size, banner.watermark);
+    this.style('bold', size, banner.watermark);
     this.doc.fillOpacity(0.09);
-    const w = this.doc.widthOfString(banner.word);
-    this.doc.text(banner.word, width / 2 - w / 2, height / 2 - size * 0.36, { lineBreak: false });
+    const w = this.measure(banner.word);
+    this.draw(banner.word, width / 2 - w / 2, height / 2 - size * 0.36);
     this.doc.restore();
   }
 
   private continuationHeader(): void {
     const y = PAGE_MARGIN;
-    this.style(FONT_BOLD, 8.5, COLOR.ink).put(toWinAnsi(`Invoice ${this.invoice.number}`), this.left, y, this.width / 2);
-    this.style(FONT, 8.5, COLOR.muted);
-    const name = this.wrap(toWinAnsi(this.invoice.account_name), this.width / 2 - 10, 1)[0]!;
+    this.style('bold', 8.5, COLOR.ink).put(`Invoice ${this.invoice.number}`, this.left, y, this.width / 2);
+    this.style('regular', 8.5, COLOR.muted);
+    const name = this.wrap(this.invoice.account_name, this.width / 2 - 10, 1)[0]!;
     this.put(name, this.left + this.width / 2, y, this.width / 2, 'right');
     this.rule(y + 15, COLOR.hairline);
     this.y = y + 28;
@@ -418,8 +385,8 @@ class InvoiceRenderer {
       this.doc.switchToPage(i);
       const y = this.doc.page.height - FOOTER_GAP;
       this.rule(y - 8, COLOR.hairline);
-      this.style(FONT, 7.5, COLOR.muted);
-      const left = toWinAnsi(`${this.seller.name}  ·  Invoice ${this.invoice.number}`);
+      this.style('regular', 7.5, COLOR.muted);
+      const left = this.seller ? `${this.seller.name}  ·  Invoice ${this.invoice.number}` : `Invoice ${this.invoice.number}`;
       this.put(left, this.left, y, this.width * 0.7);
       this.put(`Page ${i - range.start + 1} of ${total}`, this.left, y, this.width, 'right');
     }
@@ -433,41 +400,44 @@ class InvoiceRenderer {
     const top = PAGE_MARGIN;
     const half = this.width / 2;
 
-    // Seller, top left.
+    // Seller, top left (nothing when none is configured).
     let ly = top;
-    this.style(FONT_BOLD, 14, COLOR.accent);
-    for (const line of this.wrap(toWinAnsi(seller.name), half - 20, 2)) {
-      this.put(line, this.left, ly, half - 20);
-      ly += 17;
-    }
-    ly += 2;
-    this.style(FONT, 8.5, COLOR.text);
-    for (const line of [...seller.address, seller.email]) {
-      for (const part of this.wrap(toWinAnsi(line), half - 20, 2)) {
-        this.put(part, this.left, ly, half - 20);
-        ly += this.lineHeight(8.5);
+    if (seller) {
+      this.style('bold', 14, COLOR.accent);
+      for (const line of this.wrap(seller.name, half - 20, 2)) {
+        this.put(line, this.left, ly, half - 20);
+        ly += 17;
+      }
+      ly += 2;
+      this.style('regular', 8.5, COLOR.text);
+      const details = [...seller.address, ...(seller.taxId ? [`Tax ID ${seller.taxId}`] : []), ...(seller.email ? [seller.email] : [])];
+      for (const line of details) {
+        for (const part of this.wrap(line, half - 20, 2)) {
+          this.put(part, this.left, ly, half - 20);
+          ly += this.lineHeight(8.5);
+        }
       }
     }
 
     // Title, top right.
     let ry = top - 3;
     const rx = this.left + half;
-    this.style(FONT_BOLD, 26, COLOR.ink).put('Invoice', rx, ry, half, 'right');
+    this.style('bold', 26, COLOR.ink).put('Invoice', rx, ry, half, 'right');
     ry += 32;
-    const numberSize = this.fitSize(toWinAnsi(inv.number), FONT, 11, half);
-    this.style(FONT, numberSize, COLOR.text).put(toWinAnsi(inv.number), rx, ry, half, 'right');
+    const numberSize = this.fitSize(inv.number, 'regular', 11, half);
+    this.style('regular', numberSize, COLOR.text).put(inv.number, rx, ry, half, 'right');
     ry += 16;
     if (inv.status === 'finalized') {
-      this.style(FONT, 8.5, COLOR.muted);
+      this.style('regular', 8.5, COLOR.muted);
       this.put(inv.issued_at ? `Issued ${formatInstant(inv.issued_at)}` : 'Finalized', rx, ry, half, 'right');
       ry += 14;
     } else {
       // Status badge.
       const banner = BANNER[inv.status];
-      this.style(FONT_BOLD, 9, banner.ink);
-      const w = this.doc.widthOfString(banner.word) + 16;
+      this.style('bold', 9, banner.ink);
+      const w = this.measure(banner.word) + 16;
       this.doc.save().roundedRect(this.right - w, ry - 1, w, 16, 3).fillAndStroke(banner.fill, banner.stroke).restore();
-      this.style(FONT_BOLD, 9, banner.ink).put(banner.word, this.right - w, ry + 3.5, w, 'center');
+      this.style('bold', 9, banner.ink).put(banner.word, this.right - w, ry + 3.5, w, 'center');
       ry += 22;
     }
 
@@ -478,9 +448,9 @@ class InvoiceRenderer {
       const banner = BANNER[inv.status];
       this.doc.save().rect(this.left, y, this.width, 24).fill(banner.fill).restore();
       this.doc.save().rect(this.left, y, 3, 24).fill(banner.stroke).restore();
-      this.style(FONT_BOLD, 9, banner.ink).put(banner.word, this.left + 12, y + 8, 60);
-      const wordWidth = this.doc.widthOfString(banner.word);
-      this.style(FONT, 8.5, banner.ink).put(banner.text, this.left + 12 + wordWidth + 10, y + 8.3, this.width - 40);
+      this.style('bold', 9, banner.ink).put(banner.word, this.left + 12, y + 8, 60);
+      const wordWidth = this.measure(banner.word);
+      this.style('regular', 8.5, banner.ink).put(banner.text, this.left + 12 + wordWidth + 10, y + 8.3, this.width - 40);
       y += 24 + 16;
     } else {
       this.rule(y, COLOR.rule);
@@ -490,19 +460,19 @@ class InvoiceRenderer {
     // Bill to (left) and invoice details (right).
     const blockTop = y;
     const billWidth = half - 24;
-    this.style(FONT_BOLD, 7, COLOR.muted);
-    this.doc.text('BILL TO', this.left, y, { lineBreak: false, characterSpacing: 0.8 });
+    this.style('bold', 7, COLOR.muted);
+    this.draw('BILL TO', this.left, y, 0.8);
     y += 13;
-    this.style(FONT_BOLD, 11, COLOR.ink);
-    for (const line of this.wrap(toWinAnsi(inv.account_name), billWidth, 6)) {
+    this.style('bold', 11, COLOR.ink);
+    for (const line of this.wrap(inv.account_name, billWidth, 6)) {
       this.put(line, this.left, y, billWidth);
       y += this.lineHeight(11);
     }
     y += 3;
-    this.style(FONT, 8, COLOR.muted).put('Account ID', this.left, y, billWidth);
+    this.style('regular', 8, COLOR.muted).put('Account ID', this.left, y, billWidth);
     y += this.lineHeight(8);
-    this.style(FONT, 8.5, COLOR.text);
-    for (const line of this.wrap(toWinAnsi(inv.account_id), billWidth, 2)) {
+    this.style('regular', 8.5, COLOR.text);
+    for (const line of this.wrap(inv.account_id, billWidth, 2)) {
       this.put(line, this.left, y, billWidth);
       y += this.lineHeight(8.5);
     }
@@ -523,13 +493,13 @@ class InvoiceRenderer {
     const valueX = dx + labelWidth;
     const valueWidth = this.right - valueX;
     let dy = blockTop;
-    this.style(FONT_BOLD, 7, COLOR.muted);
-    this.doc.text('INVOICE DETAILS', dx, dy, { lineBreak: false, characterSpacing: 0.8 });
+    this.style('bold', 7, COLOR.muted);
+    this.draw('INVOICE DETAILS', dx, dy, 0.8);
     dy += 13;
     for (const [label, value] of details) {
-      this.style(FONT, 8.5, COLOR.muted).put(label, dx, dy, labelWidth);
-      this.style(label === 'Billing period' ? FONT_BOLD : FONT, 8.5, COLOR.ink);
-      const lines = this.wrap(toWinAnsi(value), valueWidth, 2);
+      this.style('regular', 8.5, COLOR.muted).put(label, dx, dy, labelWidth);
+      this.style(label === 'Billing period' ? 'bold' : 'regular', 8.5, COLOR.ink);
+      const lines = this.wrap(value, valueWidth, 2);
       for (const line of lines) {
         this.put(line, valueX, dy, valueWidth);
         dy += this.lineHeight(8.5);
@@ -546,7 +516,7 @@ class InvoiceRenderer {
     const h = 20;
     this.doc.save().rect(this.left, this.y, this.width, h).fill(COLOR.headerFill).restore();
     this.rule(this.y + h, COLOR.rule, 0.75);
-    this.style(FONT_BOLD, HEADER_SIZE, COLOR.text);
+    this.style('bold', HEADER_SIZE, COLOR.text);
     COLUMNS.forEach((c, i) => {
       this.put(c.title, this.columnX[i]! + CELL_PAD, this.y + 7, this.columnWidth[i]! - 2 * CELL_PAD, c.align);
     });
@@ -564,8 +534,8 @@ class InvoiceRenderer {
     const h = 22;
     this.doc.save().rect(this.left, this.y, this.width, h).fill(COLOR.groupFill).restore();
     this.rule(this.y + h, COLOR.hairline, 0.5);
-    this.style(FONT_BOLD, BODY_SIZE, COLOR.accent);
-    const line = this.wrap(toWinAnsi(text), this.width - 2 * CELL_PAD, 1)[0]!;
+    this.style('bold', BODY_SIZE, COLOR.accent);
+    const line = this.wrap(text, this.width - 2 * CELL_PAD, 1)[0]!;
     this.put(line, this.left + CELL_PAD, this.y + 8, this.width - 2 * CELL_PAD);
     this.y += h;
   }
@@ -573,22 +543,22 @@ class InvoiceRenderer {
   private row(line: InvoiceLineDocument, heading: string | null): void {
     const inner = (i: number) => this.columnWidth[i]! - 2 * CELL_PAD;
     const cells = [
-      toWinAnsi(line.model),
-      TOKEN_CLASS_LABEL[line.token_class] ?? toWinAnsi(String(line.token_class)),
+      line.model,
+      TOKEN_CLASS_LABEL[line.token_class] ?? String(line.token_class),
       `v${line.rate_card_version}`,
-      toWinAnsi(line.unit_price_per_million),
+      line.unit_price_per_million,
       formatTokens(line.tokens),
-      toWinAnsi(line.amount),
+      line.amount,
     ];
     // Text wraps (the model name) or shrinks to fit (numbers, which must stay on one line).
-    this.doc.font(FONT).fontSize(BODY_SIZE);
+    this.style('regular', BODY_SIZE, COLOR.ink);
     const modelLines = this.wrap(cells[0]!, inner(0), 3);
     const classLines = this.wrap(cells[1]!, inner(1), 2);
-    const sizes = cells.map((c, i) => (i < 2 ? BODY_SIZE : this.fitSize(c, FONT, BODY_SIZE, inner(i), MIN_NUMBER_SIZE)));
+    const sizes = cells.map((c, i) => (i < 2 ? BODY_SIZE : this.fitSize(c, 'regular', BODY_SIZE, inner(i), MIN_NUMBER_SIZE)));
     // Numbers too long even at the smallest size are split over lines (never altered).
     const numberLines = cells.map((c, i) => {
       if (i < 2) return [];
-      this.doc.font(FONT).fontSize(sizes[i]!);
+      this.style('regular', sizes[i]!, COLOR.text);
       return this.wrap(c, inner(i));
     });
     const lh = this.lineHeight(BODY_SIZE);
@@ -599,13 +569,13 @@ class InvoiceRenderer {
 
     this.ensureRoom(h, heading);
     const top = this.y + ROW_PAD + 0.5;
-    this.style(FONT, BODY_SIZE, COLOR.ink);
+    this.style('regular', BODY_SIZE, COLOR.ink);
     modelLines.forEach((l, k) => this.put(l, this.columnX[0]! + CELL_PAD, top + k * lh, inner(0)));
-    this.style(FONT, BODY_SIZE, COLOR.text);
+    this.style('regular', BODY_SIZE, COLOR.text);
     classLines.forEach((l, k) => this.put(l, this.columnX[1]! + CELL_PAD, top + k * lh, inner(1)));
     for (let i = 2; i < cells.length; i++) {
       const size = sizes[i]!;
-      this.style(FONT, size, i === 5 ? COLOR.ink : COLOR.text);
+      this.style('regular', size, i === 5 ? COLOR.ink : COLOR.text);
       // Keep the baseline of shrunk numbers level with the rest of the row.
       const dy = (BODY_SIZE - size) * 0.8;
       numberLines[i]!.forEach((l, k) =>
@@ -621,7 +591,7 @@ class InvoiceRenderer {
     this.tableHeader();
     const groups = groupLines(this.invoice);
     if (groups.length === 0) {
-      this.style(FONT_ITALIC, 9, COLOR.muted).put('No usage this period', this.left, this.y + 14, this.width, 'center');
+      this.style('italic', 9, COLOR.muted).put('No usage this period', this.left, this.y + 14, this.width, 'center');
       this.y += 38;
       this.rule(this.y, COLOR.hairline, 0.5);
       return;
@@ -659,17 +629,16 @@ class InvoiceRenderer {
     const valueWidth = boxWidth - labelWidth - CELL_PAD;
     let y = this.y;
 
-    const amountRow = (label: string, value: string, bold = false, size = 9) => {
-      const text = toWinAnsi(value);
-      const font = bold ? FONT_BOLD : FONT;
-      const fitted = this.fitSize(text, font, size, valueWidth, 5.5);
-      this.style(font, size, bold ? COLOR.ink : COLOR.text).put(label, x + CELL_PAD, y, labelWidth - CELL_PAD);
-      this.style(font, fitted, COLOR.ink).put(text, valueX, y + (size - fitted) * 0.8, valueWidth, 'right');
+    const amountRow = (label: string, text: string, bold = false, size = 9) => {
+      const face = bold ? 'bold' : 'regular';
+      const fitted = this.fitSize(text, face, size, valueWidth, 5.5);
+      this.style(face, size, bold ? COLOR.ink : COLOR.text).put(label, x + CELL_PAD, y, labelWidth - CELL_PAD);
+      this.style(face, fitted, COLOR.ink).put(text, valueX, y + (size - fitted) * 0.8, valueWidth, 'right');
       y += rowH;
     };
     const heading = (text: string) => {
-      this.style(FONT_BOLD, 7, COLOR.muted);
-      this.doc.text(text, x + CELL_PAD, y, { lineBreak: false, characterSpacing: 0.8 });
+      this.style('bold', 7, COLOR.muted);
+      this.draw(text, x + CELL_PAD, y, 0.8);
       y += 13;
     };
 
@@ -691,8 +660,8 @@ class InvoiceRenderer {
     // Notes, left of the totals.
     const notesWidth = x - this.left - 28;
     let ny = this.y;
-    this.style(FONT_BOLD, 7, COLOR.muted);
-    this.doc.text('NOTES', this.left, ny, { lineBreak: false, characterSpacing: 0.8 });
+    this.style('bold', 7, COLOR.muted);
+    this.draw('NOTES', this.left, ny, 0.8);
     ny += 13;
     const notes = [
       'Unit prices are in USD per 1,000,000 tokens of the rate card version shown on each line.',
@@ -702,7 +671,7 @@ class InvoiceRenderer {
     if (inv.lines.some((l) => l.late)) {
       notes.push('Late usage belongs to an earlier month whose invoice was already finalized when it was recorded.');
     }
-    this.style(FONT, 7.5, COLOR.muted);
+    this.style('regular', 7.5, COLOR.muted);
     for (const note of notes) {
       for (const line of this.wrap(note, notesWidth)) {
         this.put(line, this.left, ny, notesWidth);
@@ -714,11 +683,8 @@ class InvoiceRenderer {
   }
 }
 
-/**
- * Renders an invoice as an A4 PDF. Pure: no I/O; resolves with the complete file.
- * `seller` defaults to {@link DEFAULT_SELLER}, a placeholder meant to be replaced by configuration.
- */
-export function renderInvoicePdf(invoice: InvoiceDocument, seller: Seller = DEFAULT_SELLER): Promise<Buffer> {
+/** Renders an invoice as an A4 PDF. Pure: no I/O besides reading the font files once; resolves with the complete file. */
+export function renderInvoicePdf(invoice: InvoiceDocument, seller: Seller | null): Promise<Buffer> {
   try {
     return new InvoiceRenderer(invoice, seller).render();
   } catch (error) {

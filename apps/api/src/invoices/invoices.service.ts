@@ -1,21 +1,38 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { Money, formatMoney, parsePeriod } from '@app/billing';
+import { APP_CONFIG, type AppConfig } from '@app/config';
 import { AccountsRepository, InvoicesRepository, InvoicingService, type InvoiceLineRow, type InvoiceRow } from '@app/db';
 import type { Principal } from '../auth/auth.decorators.js';
 import { type Page, type PageQuery, decodeCursor, toPage } from '../common/pagination.js';
 import { forbidden, notFound } from '../common/problem.js';
 import type { GenerationResponse, InvoiceResponse } from './invoices.dto.js';
-import { renderInvoicePdf } from './invoice-pdf.js';
+import { renderInvoicePdf, type Seller } from './invoice-pdf.js';
 
 const money = (value: string) => formatMoney(new Money(value));
 
+/** The seller block of invoice PDFs, from INVOICE_SELLER_*; null when no seller is configured. */
+export function sellerOf(config: AppConfig): Seller | null {
+  if (config.INVOICE_SELLER_NAME === undefined) return null;
+  return {
+    name: config.INVOICE_SELLER_NAME,
+    address: config.INVOICE_SELLER_ADDRESS ?? [],
+    taxId: config.INVOICE_SELLER_TAX_ID,
+    email: config.INVOICE_SELLER_EMAIL,
+  };
+}
+
 @Injectable()
 export class InvoicesService {
+  private readonly seller: Seller | null;
+
   constructor(
     private readonly invoicing: InvoicingService,
     private readonly invoices: InvoicesRepository,
     private readonly accounts: AccountsRepository,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.seller = sellerOf(config);
+  }
 
   generate(period: string): Promise<GenerationResponse> {
     return this.invoicing.generate(period);
@@ -37,7 +54,7 @@ export class InvoicesService {
 
   async pdf(principal: Principal, invoiceId: string): Promise<{ number: string; pdf: Buffer }> {
     const invoice = await this.get(principal, invoiceId);
-    return { number: invoice.number, pdf: await renderInvoicePdf({ ...invoice, issued_at: invoice.finalized_at }) };
+    return { number: invoice.number, pdf: await renderInvoicePdf({ ...invoice, issued_at: invoice.finalized_at }, this.seller) };
   }
 
   async listForAccount(accountId: string, query: PageQuery): Promise<Page<InvoiceResponse>> {

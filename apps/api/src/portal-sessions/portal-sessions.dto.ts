@@ -8,6 +8,7 @@ export class CreatePortalSessionDto {
     minimum: PORTAL_SESSION_TTL.min,
     maximum: PORTAL_SESSION_TTL.max,
     default: PORTAL_SESSION_TTL.default,
+    example: 3600,
     description: 'How long the link works, in seconds (outside 60-86400: 422)',
   })
   @IsOptional()

@@ -46,13 +46,13 @@ export class RateCardResponse {
   @ApiProperty({ example: 1 }) version: number;
   @ApiProperty({ example: '2026-01-01T00:00:00.000Z' }) effective_from: string;
   @ApiProperty({ example: 'USD' }) currency: string;
-  @ApiProperty() created_at: string;
+  @ApiProperty({ example: '2025-12-01T09:30:00.000Z' }) created_at: string;
   @ApiProperty({ type: [ModelPriceResponse] }) prices: ModelPriceResponse[];
 }
 
 export class RateCardPage {
   @ApiProperty({ type: [RateCardResponse] }) data: RateCardResponse[];
-  @ApiProperty({ nullable: true, type: String }) next_cursor: string | null;
+  @ApiProperty({ nullable: true, type: String, example: null, description: 'null on the last page' }) next_cursor: string | null;
 }
 
 export class CatalogModelResponse extends ModelPriceResponse {
@@ -65,6 +65,6 @@ export class CatalogModelResponse extends ModelPriceResponse {
 export class PricingResponse {
   @ApiProperty({ example: 'USD' }) currency: string;
   @ApiProperty({ example: 1 }) rate_card_version: number;
-  @ApiProperty() effective_from: string;
+  @ApiProperty({ example: '2026-01-01T00:00:00.000Z' }) effective_from: string;
   @ApiProperty({ type: [CatalogModelResponse] }) models: CatalogModelResponse[];
 }

@@ -28,12 +28,16 @@ export class LiabilityRowResponse extends LiabilityFiguresResponse {
   @ApiProperty({ example: 'acme-corp' }) account_id: string;
 }
 
+export const LIABILITY_CSV =
+  'period,account_id,opening,granted_paid,granted_free,burned_paid,burned_free,adjusted_paid,adjusted_free,expired_paid,expired_free,voided,closing,unfunded\r\n' +
+  '2026-11,acme-corp,120.5,100,5,80.25,4,0,0,0,1,0,140.25,0\r\n';
+
 export class LiabilityReportResponse {
   @ApiProperty({ example: '2026-11' }) period: string;
-  @ApiProperty({ description: 'a closed month, stored the first time it was reported and never recomputed' }) frozen: boolean;
-  @ApiProperty({ nullable: true, type: String }) frozen_at: string | null;
-  @ApiProperty({ description: 'the ledger as of this instant' }) as_of: string;
+  @ApiProperty({ example: true, description: 'a closed month, stored the first time it was reported and never recomputed' }) frozen: boolean;
+  @ApiProperty({ nullable: true, type: String, example: '2026-12-01T00:10:00.000Z' }) frozen_at: string | null;
+  @ApiProperty({ example: '2026-12-01T00:10:00.000Z', description: 'the ledger as of this instant' }) as_of: string;
   @ApiProperty({ type: LiabilityFiguresResponse }) totals: LiabilityFiguresResponse;
   @ApiProperty({ type: [LiabilityRowResponse] }) data: LiabilityRowResponse[];
-  @ApiProperty({ nullable: true, type: String }) next_cursor: string | null;
+  @ApiProperty({ nullable: true, type: String, example: null, description: 'pass as cursor for the next page; null on the last' }) next_cursor: string | null;
 }

@@ -1,0 +1,178 @@
+/**
+ * A gateway's side of billing, small enough to read in one go (docs/integration.md explains it).
+ *
+ * It sends usage events of each of the four shapes, over the BullMQ queue (as `usage` and
+ * `usage-batch` jobs) and over HTTP (POST /v1/usage-events), reads back what each one became
+ * (GET /v1/usage-events/{id}), and prints what was billed and the account's balance.
+ *
+ *   npm run build && node dist/examples/gateway-producer.js
+ *
+ * Configuration, from the environment (the same names the service reads):
+ *   API_URL        the billing API               default http://127.0.0.1:3000
+ *   ADMIN_API_KEY  the operator's key            required
+ *   REDIS_URL      the Redis the worker reads    default redis://127.0.0.1:6379
+ *   QUEUE_PREFIX   BullMQ key prefix             default bull
+ *   USAGE_QUEUE    BullMQ queue name             default usage-events
+ *   ACCOUNT_ID     the account to bill           default: a new account, given $1.00 of credit
+ *
+ * It uses only bullmq, decimal.js and Node's fetch: nothing from this repository's code.
+ */
+import { Queue } from 'bullmq';
+import { Decimal } from 'decimal.js';
+import { randomBytes } from 'node:crypto';
+
+const env = (name: string, fallback?: string): string => {
+  const value = process.env[name] || fallback;
+  if (value === undefined) {
+    console.error(`${name} is required (the admin key of the billing API)`);
+    process.exit(2);
+  }
+  return value;
+};
+const API_URL = env('API_URL', 'http://127.0.0.1:3000').replace(/\/$/, '');
+const ADMIN_API_KEY = env('ADMIN_API_KEY');
+const REDIS_URL = new URL(env('REDIS_URL', 'redis://127.0.0.1:6379'));
+const QUEUE_PREFIX = env('QUEUE_PREFIX', 'bull');
+const USAGE_QUEUE = env('USAGE_QUEUE', 'usage-events');
+
+type Json = Record<string, unknown>;
+
+/** One call to the billing API; answers the status and the parsed body. A 503 is retried after its Retry-After. */
+async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json }> {
+  for (let attempt = 1; ; attempt++) {
+    const response = await fetch(`${API_URL}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_API_KEY}`, 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const parsed = (await response.json().catch(() => ({}))) as Json;
+    if (response.status === 503 && attempt < 5) {
+      const seconds = Number(response.headers.get('retry-after') ?? '1');
+      console.log(`  ${method} ${path}: 503 (${parsed.detail}); retrying in ${seconds} s`);
+      await sleep(seconds * 1000);
+      continue;
+    }
+    return { status: response.status, body: parsed };
+  }
+}
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The account to bill: ACCOUNT_ID, or a new one with $1.00 of credit. */
+async function account(run: string): Promise<string> {
+  if (process.env.ACCOUNT_ID) return process.env.ACCOUNT_ID;
+  const accountId = `gateway-demo-${run}`;
+  const created = await api('POST', '/v1/accounts', { account_id: accountId, name: 'Gateway demo' });
+  if (created.status !== 201) throw new Error(`creating ${accountId}: ${created.status} ${JSON.stringify(created.body)}`);
+  const credit = await api('POST', `/v1/accounts/${accountId}/credits`, { amount: '1.00', kind: 'promotional' }, { 'idempotency-key': `gateway-demo-${run}` });
+  if (credit.status !== 201) throw new Error(`crediting ${accountId}: ${credit.status} ${JSON.stringify(credit.body)}`);
+  return accountId;
+}
+
+/** The `usage` object of each endpoint, as that endpoint returns it. */
+const USAGE: Record<string, Json> = {
+  // OpenAI-style chat: cached tokens are part of prompt_tokens; reasoning is part of completion_tokens.
+  '/v1/chat/completions': {
+    prompt_tokens: 1200,
+    completion_tokens: 350,
+    total_tokens: 1550,
+    prompt_tokens_details: { cached_tokens: 1024 },
+    completion_tokens_details: { reasoning_tokens: 200 },
+  },
+  // Responses API: the same, named input/output.
+  '/v1/responses': { input_tokens: 4000, output_tokens: 500, total_tokens: 4500, input_tokens_details: { cached_tokens: 3000 }, output_tokens_details: { reasoning_tokens: 400 } },
+  // Anthropic-style messages: input_tokens leaves out cache writes and cache reads.
+  '/v1/messages': { input_tokens: 100, cache_creation_input_tokens: 200, cache_read_input_tokens: 5000, output_tokens: 50 },
+  // Legacy completions, from an engine that does not report its cache (SGLang puts reasoning at the top level).
+  '/v1/completions': { prompt_tokens: 10, completion_tokens: 1, reasoning_tokens: 0 },
+};
+
+interface Sent {
+  eventId: string;
+  via: string;
+  endpoint: string;
+}
+
+async function main(): Promise<void> {
+  const run = randomBytes(4).toString('hex');
+  const accountId = await account(run);
+  let n = 0;
+  const event = (endpoint: string, usage: Json = USAGE[endpoint]!): Json => ({
+    event_id: `gw-${run}-${++n}`,
+    account_id: accountId,
+    model: 'qwen3-5-4b',
+    endpoint,
+    occurred_at: new Date().toISOString(),
+    usage,
+    metadata: { example: 'gateway-producer' },
+  });
+  const sent: Sent[] = [];
+  const remember = (via: string, events: Json[]) => events.forEach((e) => sent.push({ eventId: String(e.event_id), via, endpoint: String(e.endpoint) }));
+  const endpoints = Object.keys(USAGE);
+
+  // 1. The queue. One producer per process; every job may be delivered again: event ids make that harmless.
+  const queue = new Queue(USAGE_QUEUE, {
+    prefix: QUEUE_PREFIX,
+    connection: {
+      host: REDIS_URL.hostname,
+      port: Number(REDIS_URL.port || 6379),
+      username: REDIS_URL.username ? decodeURIComponent(REDIS_URL.username) : undefined,
+      password: REDIS_URL.password ? decodeURIComponent(REDIS_URL.password) : undefined,
+      tls: REDIS_URL.protocol === 'rediss:' ? {} : undefined,
+    },
+  });
+  try {
+    for (const endpoint of endpoints) {
+      const single = event(endpoint);
+      await queue.add('usage', single);
+      remember('queue usage', [single]);
+    }
+    const batch = endpoints.map((endpoint) => event(endpoint));
+    await queue.add('usage-batch', { events: batch });
+    remember('queue usage-batch', batch);
+    // The same job again, as after a retry: nothing is billed twice.
+    await queue.add('usage-batch', { events: batch });
+    // A broken gateway in front of the engine: the total contradicts its parts.
+    const inconsistent = event('/v1/chat/completions', { prompt_tokens: 10, completion_tokens: 5, total_tokens: 99 });
+    await queue.add('usage', inconsistent);
+    remember('queue usage', [inconsistent]);
+  } finally {
+    await queue.close();
+  }
+
+  // 2. HTTP: the same events, in one request; invalid ones are refused at once, the rest queued.
+  const overHttp = [...endpoints.map((endpoint) => event(endpoint)), event('/v1/chat/completions', { input_tokens: 10, output_tokens: 5 })];
+  const ingest = await api('POST', '/v1/usage-events', { events: overHttp });
+  console.log(`POST /v1/usage-events: ${ingest.status} ${JSON.stringify(ingest.body)}`);
+  if (ingest.status !== 202) throw new Error('the HTTP batch was not accepted');
+  remember('http', overHttp);
+
+  // 3. Read every outcome back. An event is 404 until a worker has taken it off the queue.
+  console.log('\nevent_id            via                endpoint              status    tokens (in/cached/out)  cost or reason');
+  let billed = new Decimal(0);
+  for (const { eventId, via, endpoint } of sent) {
+    const outcome = await outcomeOf(eventId);
+    const tokens = outcome.tokens as { input: number; cached_input: number; output: number } | null;
+    const shown = tokens ? `${tokens.input}/${tokens.cached_input}/${tokens.output}` : '-';
+    console.log(`${eventId.padEnd(19)} ${via.padEnd(18)} ${endpoint.padEnd(21)} ${String(outcome.status).padEnd(9)} ${shown.padEnd(23)} ${outcome.cost ?? outcome.reason}`);
+    if (outcome.status === 'priced') billed = billed.add(String(outcome.cost));
+  }
+
+  const balance = (await api('GET', `/v1/accounts/${accountId}/balance`)).body;
+  console.log(`\nbilled ${billed.toFixed()} USD for ${sent.length} events to ${accountId}; balance ${balance.balance} ${balance.currency} (${balance.status})`);
+}
+
+/** GET /v1/usage-events/{id} until the event is priced or rejected (30 s at most). */
+async function outcomeOf(eventId: string): Promise<Json> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { status, body } = await api('GET', `/v1/usage-events/${encodeURIComponent(eventId)}`);
+    if (status === 200) return body;
+    if (status !== 404 || Date.now() > deadline) throw new Error(`${eventId}: ${status} ${JSON.stringify(body)}`);
+    await sleep(100);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -39,3 +39,45 @@ describe('loadConfig', () => {
     expect(loadConfig({}, []).ADMIN_API_KEY).toBeUndefined();
   });
 });
+
+describe('ADMIN_API_KEY in production', () => {
+  const production = { NODE_ENV: 'production' };
+
+  it('refuses the development value from .env.example in one line', () => {
+    expect(() => loadConfig({ ...production, ADMIN_API_KEY: 'dev-admin-key-change-me' })).toThrow(
+      'Invalid configuration: ADMIN_API_KEY is the development value from .env.example; NODE_ENV=production needs a random secret of at least 32 characters',
+    );
+  });
+
+  it('refuses a key shorter than 32 characters, for the worker too (it does not require one)', () => {
+    const short = { ...production, ADMIN_API_KEY: 'x'.repeat(31) };
+    const message = 'Invalid configuration: ADMIN_API_KEY must be at least 32 characters when NODE_ENV=production';
+    expect(() => loadConfig(short)).toThrow(message);
+    expect(() => loadConfig(short, [])).toThrow(message);
+  });
+
+  it('takes a 32-character key', () => {
+    expect(loadConfig({ ...production, ADMIN_API_KEY: 'k'.repeat(32) }).ADMIN_API_KEY).toBe('k'.repeat(32));
+  });
+
+  it('keeps the development key working outside production', () => {
+    expect(loadConfig({ ADMIN_API_KEY: 'dev-admin-key-change-me' }).ADMIN_API_KEY).toBe('dev-admin-key-change-me');
+    expect(loadConfig({ NODE_ENV: 'development', ADMIN_API_KEY: 'dev-admin-key-change-me' }).ADMIN_API_KEY).toBe('dev-admin-key-change-me');
+  });
+});
+
+describe('REDIS_URL', () => {
+  it.each(['redis://h/abc', 'redis://h/1.5', 'redis://h/-1', 'redis://h/0/x', 'redis://h:port'])('refuses %s in one line', (url) => {
+    expect(() => loadConfig({ ...valid, REDIS_URL: url })).toThrow(/^Invalid configuration: REDIS_URL /);
+  });
+
+  it('names the database number as the problem', () => {
+    expect(() => loadConfig({ ...valid, REDIS_URL: 'redis://h/abc' })).toThrow(
+      'Invalid configuration: REDIS_URL must name its database as a number (redis://host:port/0), got "/abc"',
+    );
+  });
+
+  it.each(['redis://h', 'redis://h/', 'redis://h/0', 'redis://u:p@h:6380/15', 'rediss://h/2'])('takes %s', (url) => {
+    expect(loadConfig({ ...valid, REDIS_URL: url }).REDIS_URL).toBe(url);
+  });
+});

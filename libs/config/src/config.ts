@@ -9,9 +9,33 @@ const url = (protocols: string[]) =>
     }
   }, `must be a ${protocols.map((p) => p.replace(':', '://')).join(' or ')} URL`);
 
+/**
+ * What is wrong with the path of a Redis URL, or null: `redis://host:port[/db]`, where ioredis
+ * takes the path as the database number (and anything but digits as NaN).
+ */
+export function redisDatabaseProblem(pathname: string): string | null {
+  return /^\/?(\d{1,5})?$/.test(pathname) ? null : `must name its database as a number (redis://host:port/0), got ${JSON.stringify(pathname)}`;
+}
+
+const redisUrl = url(['redis:', 'rediss:']).superRefine((value, ctx) => {
+  let pathname: string;
+  try {
+    pathname = new URL(value).pathname;
+  } catch {
+    return; // the URL check above has said so
+  }
+  const problem = redisDatabaseProblem(pathname);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** The development value shown in .env.example and the README: never accepted in production. */
+export const DEVELOPMENT_ADMIN_API_KEY = 'dev-admin-key-change-me';
+/** Shortest admin key accepted when NODE_ENV=production. */
+export const PRODUCTION_ADMIN_KEY_LENGTH = 32;
+
 const schema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/billing'),
-  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
   ADMIN_API_KEY: z
     .string({ error: 'is required' })
@@ -32,10 +56,16 @@ const schema = z.object({
 
 export type AppConfig = Readonly<z.infer<typeof schema>>;
 
+/** Every variable the service reads (NODE_ENV aside). */
+export const CONFIG_VARIABLES = Object.keys(schema.shape) as (keyof AppConfig)[];
+
 /** Thrown for a bad environment; its message is the one line an operator sees. */
 export class ConfigError extends Error {}
 
-/** Validates the environment. Empty strings count as unset, so `PORT=` falls back to the default. */
+/**
+ * Validates the environment. Empty strings count as unset, so `PORT=` falls back to the default.
+ * Under NODE_ENV=production (what the image runs with) the admin key must be a real secret.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, required: (keyof AppConfig)[] = ['ADMIN_API_KEY']): AppConfig {
   const input = Object.fromEntries(
     Object.entries(env).filter(([key, value]) => key in schema.shape && value !== undefined && value !== ''),
@@ -46,7 +76,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, required: (keyo
     const issue = parsed.error.issues[0];
     throw new ConfigError(`Invalid configuration: ${String(issue.path[0])} ${issue.message}`);
   }
+  if (env.NODE_ENV === 'production') refuseDevelopmentAdminKey(parsed.data.ADMIN_API_KEY);
   return Object.freeze(parsed.data) as AppConfig;
+}
+
+function refuseDevelopmentAdminKey(key: string | undefined): void {
+  if (key === undefined) return;
+  if (key === DEVELOPMENT_ADMIN_API_KEY) {
+    throw new ConfigError(
+      `Invalid configuration: ADMIN_API_KEY is the development value from .env.example; NODE_ENV=production needs a random secret of at least ${PRODUCTION_ADMIN_KEY_LENGTH} characters (openssl rand -hex 32)`,
+    );
+  }
+  if (key.length < PRODUCTION_ADMIN_KEY_LENGTH) {
+    throw new ConfigError(`Invalid configuration: ADMIN_API_KEY must be at least ${PRODUCTION_ADMIN_KEY_LENGTH} characters when NODE_ENV=production`);
+  }
 }
 
 /**

@@ -146,7 +146,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
 
   private async settleTaken(jobs: readonly TakenJob[], token: string): Promise<void> {
     const events = jobs.map((job) => parseJobData(job.data));
-    const prepared = await this.ingest.prepareEvents(`${jobs[0].id}+${jobs.length - 1}`, events);
+    const prepared = await this.ingest.prepareEvents(`${jobs[0].id}+${jobs.length - 1}`, events, jobs.length);
     const result = await this.group.submit(prepared, prepared.events);
     if (result instanceof Error) {
       // Not an event problem (those are recorded rejections): fail each job as BullMQ's worker would.

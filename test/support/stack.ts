@@ -11,6 +11,8 @@ export interface Stack {
   /** A producer on the stack's queue. */
   queue: Queue;
   db: DataSource;
+  /** DATABASE_URL of the stack's database. */
+  url: string;
   close: () => Promise<void>;
 }
 
@@ -27,5 +29,5 @@ export async function scratchStack(overrides: Partial<AppConfig> = {}): Promise<
     await api.close();
     await scratch.drop();
   };
-  return { api, worker, queue, db: api.app.get(DataSource), close };
+  return { api, worker, queue, db: api.app.get(DataSource), url: scratch.url, close };
 }

@@ -1,27 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { Queue } from 'bullmq';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { redisConnection } from '../libs/queue/src/index.js';
 import { ADMIN, startApi, testConfig, uniqueQueueName } from './support/api.js';
 import { createAccount, usageEvent } from './support/factories.js';
-
-/** A port nothing listens on (yet). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+import { freePort } from './support/ports.js';
+import { until } from './support/until.js';
 
 /** Live heap after a full collection (npm test runs node with --expose-gc). */
 function liveHeap(): number {

@@ -6,6 +6,7 @@ import { BulkJobs, MetricsStore, redisConnection } from '../libs/queue/src/index
 import { WORKER_CONCURRENCY } from '../apps/worker/src/processors/usage.processor.js';
 import { startApi, startWorker, testConfig, uniqueQueueName, type TestApi } from './support/api.js';
 import { createAccount, usageEvent } from './support/factories.js';
+import { until } from './support/until.js';
 
 // Its own prefix: the workers' metrics hash is per prefix, and these tests count exactly.
 const QUEUE_PREFIX = `${process.env.QUEUE_PREFIX}-lifecycle`;
@@ -23,14 +24,6 @@ afterAll(async () => {
   await redis.quit();
   await api.close();
 });
-
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe('billing_jobs_total', () => {
   it('counts every job of a bulk take, not one per take', async () => {

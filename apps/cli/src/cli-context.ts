@@ -8,7 +8,7 @@ import { DbModule } from '@app/db';
 @Module({})
 class CliModule {
   static forRoot(config: ReturnType<typeof loadConfigOrExit>): DynamicModule {
-    return { module: CliModule, imports: [DbModule.forRoot(config, { poolSize: 4, applicationName: 'billing-cli' })] };
+    return { module: CliModule, imports: [DbModule.forRoot(config, { poolSize: 4, applicationName: 'billing-cli', connectFor: 30_000 })] };
   }
 }
 

@@ -1,3 +1,4 @@
+export * from './connect.js';
 export * from './data-source.js';
 export * from './database.js';
 export * from './db.module.js';
@@ -13,3 +14,4 @@ export * from './repositories/invoices.repository.js';
 export * from './invoicing.service.js';
 export * from './exports.service.js';
 export * from './reconciliation.service.js';
+export * from './transient.js';

@@ -1,3 +1,4 @@
+import { whenPostgresAnswers } from './connect.js';
 import { ensureDatabase } from './database.js';
 import { createDataSource } from './data-source.js';
 
@@ -9,9 +10,14 @@ export interface MigrateResult {
   applied: string[];
 }
 
+export interface MigrateOptions {
+  /** Told about each wait for a Postgres that does not answer yet (it is waited for, with backoff). */
+  onWait?: (message: string) => void;
+}
+
 /** Creates the database if needed and applies every pending migration. Safe to run again. */
-export async function migrate(url: string): Promise<MigrateResult> {
-  const createdDatabase = await ensureDatabase(url);
+export async function migrate(url: string, { onWait = () => undefined }: MigrateOptions = {}): Promise<MigrateResult> {
+  const createdDatabase = await whenPostgresAnswers(() => ensureDatabase(url), { onWait });
   const dataSource = createDataSource({ url, poolSize: 2, applicationName: 'billing-migrate' });
   await dataSource.initialize();
   const runner = dataSource.createQueryRunner();

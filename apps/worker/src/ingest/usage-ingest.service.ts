@@ -1,9 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { isPlainObject, mergePlans, planBatch, rejection, type BatchPlan } from '@app/billing';
-import { PricingContextCache, UsageRepository } from '@app/db';
+import { PricingContextCache, UsageRepository, isTransient } from '@app/db';
 import { MAX_BATCH_EVENTS, USAGE_BATCH_JOB, USAGE_JOB } from '@app/queue';
-import { isTransient } from './transient.js';
 import { WorkerRedis } from './worker-redis.js';
 
 export interface JobInput {

@@ -1,3 +1,4 @@
+export * from './concurrent-index.js';
 export * from './connect.js';
 export * from './data-source.js';
 export * from './database.js';

@@ -1,10 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
+import { migrate, revertLastMigration } from '../libs/db/src/index.js';
 import { BulkJobs, MetricsStore, redisConnection } from '../libs/queue/src/index.js';
+import { migrations } from '../migrations/index.js';
 import { WORKER_CONCURRENCY } from '../apps/worker/src/processors/usage.processor.js';
-import { startApi, startWorker, testConfig, uniqueQueueName, type TestApi } from './support/api.js';
+import { WorkerModule } from '../apps/worker/src/worker.module.js';
+import { ADMIN, startApi, startWorker, testConfig, uniqueQueueName, type TestApi } from './support/api.js';
+import { scratchDatabase } from './support/scratch.js';
 import { createAccount, usageEvent } from './support/factories.js';
 import { until } from './support/until.js';
 
@@ -91,6 +97,49 @@ describe('shutdown', () => {
       if (!closed) await worker.close().catch(() => undefined);
       await queue.obliterate({ force: true });
       await queue.close();
+    }
+  });
+});
+
+describe('a worker started against an older schema', () => {
+  it('waits for the missing migration, logging each wait, takes no job meanwhile, then bills', async () => {
+    const scratch = await scratchDatabase();
+    const latest = new migrations[migrations.length - 1]().name!;
+    expect(await revertLastMigration(scratch.url)).toBe(latest);
+    const USAGE_QUEUE = uniqueQueueName();
+    const config = { DATABASE_URL: scratch.url, USAGE_QUEUE, QUEUE_PREFIX };
+    const queue = new Queue(USAGE_QUEUE, { connection, prefix: QUEUE_PREFIX });
+    const older = await startApi(config);
+    const lines: string[] = [];
+    const record = (message: unknown) => void lines.push(String(message));
+    const logger: LoggerService = { log: record, warn: record, error: record, debug: record, verbose: record };
+    let worker: Awaited<ReturnType<typeof NestFactory.createApplicationContext>> | undefined;
+    let started: Promise<unknown> = Promise.resolve();
+    try {
+      const { account_id } = await createAccount(older);
+      const event = usageEvent(account_id);
+      await queue.add('usage', event);
+      // Creating the context runs its init, where the worker waits: it resolves once the worker consumes.
+      started = NestFactory.createApplicationContext(WorkerModule.forRoot(testConfig(config)), { logger }).then((app) => (worker = app));
+      const waits = () => lines.filter((line) => line.includes('migration(s) pending'));
+      await until(() => waits().length >= 2, 'two waits to be logged');
+      expect(waits()[0]).toMatch(new RegExp(`^the database schema is behind this worker: 1 migration\\(s\\) pending \\(${latest}\\); waiting for npm run migrate, checking again in [\\d.]+ s \\(attempt 1\\)$`));
+      expect(await queue.getJobCounts('waiting', 'active', 'failed', 'completed')).toEqual({ waiting: 1, active: 0, failed: 0, completed: 0 });
+
+      expect((await migrate(scratch.url)).applied).toEqual([latest]);
+      await started;
+      await until(async () => (await queue.getCompletedCount()) === 1, 'the job to complete');
+      const res = await older.http().get(`/v1/usage-events/${event.event_id}`).set(ADMIN).expect(200);
+      expect(res.body).toMatchObject({ status: 'priced', cost: '0.000054' });
+      expect(await queue.getFailedCount()).toBe(0);
+    } finally {
+      // Failed while the worker waited: let it through, so it can be closed.
+      if (!worker) await Promise.race([migrate(scratch.url).then(() => started), new Promise((resolve) => setTimeout(resolve, 10_000))]).catch(() => undefined);
+      await worker?.close();
+      await older.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+      await scratch.drop();
     }
   });
 });

@@ -1,9 +1,9 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
 import type { AppConfig } from '@app/config';
-import { ApiModule } from './api.module.js';
+import { pinoNestLogger } from '@app/config';
+import { ApiModule, apiLogging } from './api.module.js';
 import { jsonDepthLimit } from './common/json-depth.js';
 import { validationPipe } from './common/validation.js';
 
@@ -12,12 +12,11 @@ export const BODY_LIMIT = '8mb';
 
 /** Builds the HTTP app exactly as production runs it; tests call this too. */
 export async function createApiApp(config: AppConfig, options: { logger?: boolean } = {}): Promise<NestExpressApplication> {
+  // pino from the first line, not buffered until the app has started: waits while starting show at once.
   const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(config), {
-    bufferLogs: true,
     bodyParser: false,
-    logger: options.logger === false ? false : undefined,
+    logger: options.logger === false ? false : pinoNestLogger(apiLogging(config)),
   });
-  if (options.logger !== false) app.useLogger(app.get(Logger));
   app.useBodyParser('json', { limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] });
   app.use(jsonDepthLimit);
   app.set('trust proxy', 'loopback');

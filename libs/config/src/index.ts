@@ -1,2 +1,3 @@
 export * from './config.js';
 export * from './shutdown.js';
+export * from './logger.js';

@@ -1,6 +1,5 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { pino } from 'pino';
 import type { AppConfig } from '@app/config';
 import { whenPostgresAnswers } from './connect.js';
 import { createDataSource } from './data-source.js';
@@ -33,8 +32,7 @@ export interface DbModuleOptions {
 @Module({})
 export class DbModule {
   static forRoot(config: AppConfig, options: DbModuleOptions = {}): DynamicModule {
-    // Not Nest's logger: the apps buffer its lines until they have started, and these are written while starting.
-    const logger = pino({ level: config.LOG_LEVEL, base: { pid: process.pid, context: 'Database' } }, pino.destination({ dest: 2, sync: true }));
+    const logger = new Logger('Database');
     return {
       module: DbModule,
       global: true,

@@ -1,4 +1,4 @@
-import type { MigrationInterface } from 'typeorm';
+import type { DataSource, MigrationInterface } from 'typeorm';
 import { whenPostgresAnswers } from './connect.js';
 import { ensureDatabase } from './database.js';
 import { createDataSource } from './data-source.js';
@@ -43,6 +43,18 @@ export function revertLastMigration(url: string, { migrations }: Pick<MigrateOpt
     await dataSource.undoLastMigration({ transaction: migration?.transaction === false ? 'none' : 'each' });
     return last.name;
   });
+}
+
+/** What the schema of the database lacks and what it has that this code does not know, by migration name. */
+export async function schemaDrift(db: DataSource): Promise<{ pending: string[]; unknown: string[] }> {
+  let applied: string[] = [];
+  try {
+    applied = (await db.query('SELECT name FROM typeorm_migrations')).map((row: { name: string }) => row.name);
+  } catch (error) {
+    if ((error as { driverError?: { code?: string } }).driverError?.code !== '42P01') throw error; // no migrations table: none applied
+  }
+  const known = db.migrations.map((m) => m.name ?? m.constructor.name);
+  return { pending: known.filter((name) => !applied.includes(name)), unknown: applied.filter((name) => !known.includes(name)) };
 }
 
 async function underLock<T>(url: string, migrations: MigrateOptions['migrations'], work: (dataSource: ReturnType<typeof createDataSource>) => Promise<T>): Promise<T> {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { DataSource } from 'typeorm';
-import { createIndexConcurrently, dropDatabase, migrate, revertLastMigration } from '../libs/db/src/index.js';
+import { createIndexConcurrently, migrate, revertLastMigration } from '../libs/db/src/index.js';
 import { migrations } from '../migrations/index.js';
 import { scratchDatabase } from './support/scratch.js';
 
@@ -31,8 +31,15 @@ async function indexState(db: DataSource, name: string): Promise<{ valid: boolea
   return row;
 }
 
-const within = <T>(ms: number, what: string, promise: Promise<T>) =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms))]);
+async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 describe('the migration runner', () => {
   it('runs a migration with transaction = false outside a transaction, so CREATE INDEX CONCURRENTLY works, even with a second runner waiting', async () => {
@@ -74,7 +81,7 @@ describe('the migration runner', () => {
       expect(await indexState(db, 'probe_x')).toEqual({ valid: true });
     } finally {
       await db.destroy();
-      await dropDatabase(scratch.url);
+      await scratch.drop();
     }
   });
 });

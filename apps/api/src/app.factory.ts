@@ -1,8 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { AppConfig } from '@app/config';
-import { pinoNestLogger } from '@app/config';
+import { type AppConfig, pinoNestLogger, trustProxy } from '@app/config';
 import { ApiModule, apiLogging } from './api.module.js';
 import { jsonDepthLimit } from './common/json-depth.js';
 import { validationPipe } from './common/validation.js';
@@ -19,7 +18,8 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
   });
   app.useBodyParser('json', { limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] });
   app.use(jsonDepthLimit);
-  app.set('trust proxy', 'loopback');
+  // Which peers may say who the client is (X-Forwarded-For): the rate limits key on req.ip.
+  app.set('trust proxy', trustProxy(config.TRUST_PROXY));
   app.set('etag', false);
   app.set('x-powered-by', false);
   app.useGlobalPipes(validationPipe);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { loadConfig } from './config.js';
+import { loadConfig, trustProxy } from './config.js';
 
 const valid = { ADMIN_API_KEY: 'dev-admin-key-0123456789' };
 
@@ -16,6 +16,8 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'info',
       RATE_LIMIT_PUBLIC_PER_MINUTE: 300,
       RATE_LIMIT_ACCOUNT_PER_MINUTE: 1200,
+      RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: 30,
+      TRUST_PROXY: 'loopback',
       WORKER_LOCK_DURATION_MS: 30000,
       WORKER_STALLED_INTERVAL_MS: 30000,
     });
@@ -79,5 +81,22 @@ describe('REDIS_URL', () => {
 
   it.each(['redis://h', 'redis://h/', 'redis://h/0', 'redis://u:p@h:6380/15', 'rediss://h/2'])('takes %s', (url) => {
     expect(loadConfig({ ...valid, REDIS_URL: url }).REDIS_URL).toBe(url);
+  });
+});
+
+describe('TRUST_PROXY', () => {
+  it.each([
+    ['loopback', ['loopback']],
+    ['loopback, 10.0.0.0/8, fd00::/8', ['loopback', '10.0.0.0/8', 'fd00::/8']],
+    ['192.168.1.7,uniquelocal', ['192.168.1.7', 'uniquelocal']],
+    ['2', 2],
+    ['false', false],
+  ])('reads %j as %j', (value, expected) => {
+    expect(trustProxy(value)).toEqual(expected);
+    expect(loadConfig({ ...valid, TRUST_PROXY: value }).TRUST_PROXY).toBe(value);
+  });
+
+  it.each(['true', 'banana', '10.0.0.0/33', '10.0.0.1/8/1', 'loopback,,10.0.0.1', '300'])('refuses %j in one line naming it', (value) => {
+    expect(() => loadConfig({ ...valid, TRUST_PROXY: value })).toThrow(/^Invalid configuration: TRUST_PROXY must be false, a number of proxies, or a comma-separated list/);
   });
 });

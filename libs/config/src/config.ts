@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const url = (protocols: string[]) =>
@@ -28,6 +29,31 @@ const redisUrl = url(['redis:', 'rediss:']).superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** An IPv4 or IPv6 address, optionally with a /prefix (CIDR). */
+function isAddressOrSubnet(value: string): boolean {
+  const [address, prefix, extra] = value.split('/');
+  const version = isIP(address);
+  if (!version || extra !== undefined) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128));
+}
+
+/**
+ * Express's `trust proxy` from TRUST_PROXY: which peers may tell the client's address in
+ * X-Forwarded-For (the public rate limits and the failed-authentication limit key on it).
+ * `false`: none (the peer is the client); a number: that many proxies in front; otherwise a
+ * comma-separated list of addresses, subnets and the names loopback, linklocal, uniquelocal.
+ * `true` (believe anyone) is refused: every client could then choose its own address.
+ */
+export function trustProxy(value: string): false | number | string[] | null {
+  const text = value.trim();
+  if (text === 'false') return false;
+  if (/^\d{1,2}$/.test(text)) return Number(text);
+  const entries = text.split(',').map((entry) => entry.trim());
+  return entries.every((entry) => PROXY_NAMES.includes(entry) || isAddressOrSubnet(entry)) ? entries : null;
+}
+
 /** The development value shown in .env.example and the README: never accepted in production. */
 export const DEVELOPMENT_ADMIN_API_KEY = 'dev-admin-key-change-me';
 /** Shortest admin key accepted when NODE_ENV=production. */
@@ -47,6 +73,13 @@ const schema = z.object({
   RATE_LIMIT_PUBLIC_PER_MINUTE: z.coerce.number().int().min(1).default(300),
   /** Requests per minute per account key. The admin key (the gateway, finance) is not limited. */
   RATE_LIMIT_ACCOUNT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+  /** Failed authentications (401) per minute per client address; past it, that address gets 429 for any key but the admin's. */
+  RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+  /** Which peers may tell the client's address in X-Forwarded-For (see trustProxy). */
+  TRUST_PROXY: z
+    .string()
+    .refine((value) => trustProxy(value) !== null, 'must be false, a number of proxies, or a comma-separated list of addresses, subnets, loopback, linklocal, uniquelocal')
+    .default('loopback'),
   /** How long a worker holds a job without renewing its lock; a killed worker's jobs return after this. */
   WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
   /** How often workers look for jobs whose lock expired (stalled), to hand them out again. */

@@ -203,7 +203,7 @@ function expectProblem(res: Response, status: 401 | 403, what: string): void {
 beforeAll(async () => {
   scratch = await scratchDatabase();
   const USAGE_QUEUE = uniqueQueueName();
-  const config = { DATABASE_URL: scratch.url, USAGE_QUEUE, RATE_LIMIT_PUBLIC_PER_MINUTE: 1_000_000, RATE_LIMIT_ACCOUNT_PER_MINUTE: 1_000_000 };
+  const config = { DATABASE_URL: scratch.url, USAGE_QUEUE, RATE_LIMIT_PUBLIC_PER_MINUTE: 1_000_000, RATE_LIMIT_ACCOUNT_PER_MINUTE: 1_000_000, RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: 1_000_000 };
   api = await startApi(config);
   worker = await startWorker({ DATABASE_URL: scratch.url, USAGE_QUEUE });
   queue = producer(USAGE_QUEUE);

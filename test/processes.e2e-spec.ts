@@ -25,6 +25,9 @@ describe('configuration', () => {
     ['dist/apps/api/src/main.js', { ADMIN_API_KEY: 'long-enough-admin-key', PORT: '99999' }, 'Invalid configuration: PORT '],
     ['dist/apps/worker/src/main.js', { REDIS_URL: 'http://nope' }, 'Invalid configuration: REDIS_URL must be a redis:// or rediss:// URL'],
     ['dist/apps/cli/src/migrate.js', { DATABASE_URL: 'not a url' }, 'Invalid configuration: DATABASE_URL '],
+    ['dist/apps/worker/src/main.js', { REDIS_URL: 'redis://h/abc' }, 'Invalid configuration: REDIS_URL must name its database as a number'],
+    ['dist/apps/api/src/main.js', { NODE_ENV: 'production', ADMIN_API_KEY: 'dev-admin-key-change-me' }, 'Invalid configuration: ADMIN_API_KEY is the development value'],
+    ['dist/apps/worker/src/main.js', { NODE_ENV: 'production', ADMIN_API_KEY: 'only-24-characters-long!' }, 'Invalid configuration: ADMIN_API_KEY must be at least 32 characters'],
   ])('%s exits non-zero with one line naming the variable', (script, env, message) => {
     const result = node(script, env);
     expect(result.status).toBe(1);

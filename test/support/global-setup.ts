@@ -13,6 +13,6 @@ export default function globalSetup(): void {
   process.env.REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
   process.env.QUEUE_PREFIX = `billing-test-${run}`;
   process.env.USAGE_QUEUE = 'usage-events';
-  process.env.ADMIN_API_KEY = 'test-admin-key-0123456789';
+  process.env.ADMIN_API_KEY = 'test-admin-key-0123456789-0123456789';
   process.env.LOG_LEVEL = 'silent';
 }

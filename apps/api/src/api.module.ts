@@ -1,6 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
-import { LoggerModule } from 'nestjs-pino';
+import { LoggerModule, type Params } from 'nestjs-pino';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { APP_CONFIG, type AppConfig, pinoHttpTo } from '@app/config';
 import { DbModule } from '@app/db';
@@ -29,25 +29,31 @@ import { InvoicesService } from './invoices/invoices.service.js';
 import { UsageController } from './usage/usage.controller.js';
 import { UsageService } from './usage/usage.service.js';
 
+/**
+ * The API's pino settings: for its request logs and for Nest's own lines, from the first one on
+ * (readable lines in a terminal outside production, JSON lines everywhere else).
+ */
+export async function apiLogging(config: AppConfig): Promise<Params> {
+  return {
+    pinoHttp: await pinoHttpTo({
+      name: 'api',
+      level: config.LOG_LEVEL,
+      redact: ['req.headers.authorization'],
+      autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/metrics' },
+      // What a readable line shows of a request (the JSON lines keep req and res whole).
+      customSuccessMessage: (req: IncomingMessage, res: ServerResponse, ms: number) => `${req.method} ${req.url} ${res.statusCode} ${Math.round(ms)} ms`,
+      customErrorMessage: (req: IncomingMessage, res: ServerResponse, error: Error) => `${req.method} ${req.url} ${res.statusCode}: ${error.message}`,
+    }),
+  };
+}
+
 @Module({})
 export class ApiModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: ApiModule,
       imports: [
-        LoggerModule.forRootAsync({
-          useFactory: async () => ({
-            pinoHttp: await pinoHttpTo({
-              name: 'api',
-              level: config.LOG_LEVEL,
-              redact: ['req.headers.authorization'],
-              autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/metrics' },
-              // What a readable line shows of a request (the JSON lines keep req and res whole).
-              customSuccessMessage: (req: IncomingMessage, res: ServerResponse, ms: number) => `${req.method} ${req.url} ${res.statusCode} ${Math.round(ms)} ms`,
-              customErrorMessage: (req: IncomingMessage, res: ServerResponse, error: Error) => `${req.method} ${req.url} ${res.statusCode}: ${error.message}`,
-            }),
-          }),
-        }),
+        LoggerModule.forRootAsync({ useFactory: () => apiLogging(config) }),
         DbModule.forRoot(config, { poolSize: 10, applicationName: 'billing-api' }),
         QueueModule.forRoot(config),
         AccountExportsModule,

@@ -1,9 +1,8 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
-import type { AppConfig } from '@app/config';
-import { ApiModule } from './api.module.js';
+import { type AppConfig, pinoNestLogger, trustProxy } from '@app/config';
+import { ApiModule, apiLogging } from './api.module.js';
 import { BODY_LIMIT, parsesJsonBody } from './common/json-body.js';
 import { jsonDepthLimit } from './common/json-depth.js';
 import { pathParamsPipe, validationPipe } from './common/validation.js';
@@ -12,15 +11,15 @@ import { servePortal } from './portal/portal.static.js';
 
 /** Builds the HTTP app exactly as production runs it; tests call this too. */
 export async function createApiApp(config: AppConfig, options: { logger?: boolean } = {}): Promise<NestExpressApplication> {
+  // pino from the first line, not buffered until the app has started: waits while starting show at once.
   const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(config), {
-    bufferLogs: true,
     bodyParser: false,
-    logger: options.logger === false ? false : undefined,
+    logger: options.logger === false ? false : pinoNestLogger(await apiLogging(config)),
   });
-  if (options.logger !== false) app.useLogger(app.get(Logger));
   app.useBodyParser('json', { limit: BODY_LIMIT, type: parsesJsonBody });
   app.use(jsonDepthLimit);
-  app.set('trust proxy', 'loopback');
+  // Which peers may say who the client is (X-Forwarded-For): the rate limits key on req.ip.
+  app.set('trust proxy', trustProxy(config.TRUST_PROXY));
   app.set('etag', false);
   app.set('x-powered-by', false);
   app.useGlobalPipes(pathParamsPipe, validationPipe);

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { type DynamicModule, type INestApplicationContext, Module } from '@nestjs/common';
+import { ConsoleLogger, type DynamicModule, type INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfigOrExit } from '@app/config';
@@ -8,13 +8,20 @@ import { DbModule } from '@app/db';
 @Module({})
 class CliModule {
   static forRoot(config: ReturnType<typeof loadConfigOrExit>): DynamicModule {
-    return { module: CliModule, imports: [DbModule.forRoot(config, { poolSize: 4, applicationName: 'billing-cli' })] };
+    return { module: CliModule, imports: [DbModule.forRoot(config, { poolSize: 4, applicationName: 'billing-cli', connectFor: 30_000 })] };
+  }
+}
+
+/** Errors and warnings (such as waiting for Postgres) on stderr: stdout is the command's output (--json). */
+class StderrLogger extends ConsoleLogger {
+  override warn(message: unknown, context?: string): void {
+    this.printMessages([message], context ?? this.context, 'warn', 'stderr');
   }
 }
 
 /** The database services, without HTTP or queues, for the operator commands. */
 export function cliContext(): Promise<INestApplicationContext> {
-  return NestFactory.createApplicationContext(CliModule.forRoot(loadConfigOrExit([])), { logger: ['error'] });
+  return NestFactory.createApplicationContext(CliModule.forRoot(loadConfigOrExit([])), { logger: new StderrLogger({ logLevels: ['error', 'warn'] }) });
 }
 
 /** Parses the command line or exits 2 with the usage line. */

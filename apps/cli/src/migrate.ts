@@ -2,7 +2,7 @@ import { loadConfigOrExit } from '@app/config';
 import { migrate } from '@app/db';
 
 const config = loadConfigOrExit([]);
-const result = await migrate(config.DATABASE_URL);
+const result = await migrate(config.DATABASE_URL, { onWait: (message) => console.error(`migrate: ${message}`) });
 const where = new URL(config.DATABASE_URL).pathname.slice(1);
 if (result.createdDatabase) console.log(`migrate: created database ${where}`);
 console.log(

@@ -1,7 +1,8 @@
+import { BillingException } from '@app/billing';
 import { ReconciliationService } from '@app/db';
 import { args, cliContext, instant } from './cli-context.js';
 
-const USAGE = 'usage: npm run reconcile -- [--from ISO] [--to ISO] [--json]';
+const USAGE = 'usage: npm run reconcile -- [--from ISO] [--to ISO] [--json]  (from and to on whole UTC hours)';
 
 const { values } = args({ options: { from: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean', default: false } } }, USAGE);
 const range = { from: instant(values.from, 'from', USAGE), to: instant(values.to, 'to', USAGE) };
@@ -22,7 +23,8 @@ try {
   }
   process.exitCode = report.ok ? 0 : 1;
 } catch (error) {
-  console.error(`reconcile: ${(error as Error).message}`);
+  // A refused range (BillingException) is a usage error like a bad flag; anything else could not run.
+  console.error(`reconcile: ${(error as Error).message}${error instanceof BillingException ? `\n${USAGE}` : ''}`);
   process.exitCode = 2;
 } finally {
   await app.close();

@@ -1,12 +1,11 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
-import { closeOnSignals, loadConfigOrExit } from '@app/config';
-import { WorkerModule } from './worker.module.js';
+import { closeOnSignals, loadConfigOrExit, pinoNestLogger } from '@app/config';
+import { WorkerModule, workerLogging } from './worker.module.js';
 
 const config = loadConfigOrExit([]);
-const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { bufferLogs: true });
-app.useLogger(app.get(Logger));
+// Creating the context runs its init: it waits for Postgres and for the migrations, then consumes.
+const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: pinoNestLogger(await workerLogging(config)) });
 closeOnSignals(app, (message) => app.get(Logger).log(message));
-await app.init();
 app.get(Logger).log(`worker: consuming ${config.QUEUE_PREFIX}:${config.USAGE_QUEUE}`);

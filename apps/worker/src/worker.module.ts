@@ -1,5 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { LoggerModule } from 'nestjs-pino';
+import { LoggerModule, type Params } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig, pinoHttpTo } from '@app/config';
 import { DbModule } from '@app/db';
 import { UsageIngestService } from './ingest/usage-ingest.service.js';
@@ -7,6 +7,10 @@ import { WorkerRedis } from './ingest/worker-redis.js';
 import { GrantExpiryProcessor } from './processors/grant-expiry.processor.js';
 import { InvoiceScheduler } from './processors/invoice.scheduler.js';
 import { UsageProcessor } from './processors/usage.processor.js';
+import { SchemaGate } from './schema/schema-gate.js';
+
+/** The worker's pino settings, for LoggerModule and for the logger Nest starts with. */
+export const workerLogging = async (config: AppConfig): Promise<Params> => ({ pinoHttp: await pinoHttpTo({ name: 'worker', level: config.LOG_LEVEL }) });
 
 @Module({})
 export class WorkerModule {
@@ -14,12 +18,10 @@ export class WorkerModule {
     return {
       module: WorkerModule,
       imports: [
-        LoggerModule.forRootAsync({
-          useFactory: async () => ({ pinoHttp: await pinoHttpTo({ name: 'worker', level: config.LOG_LEVEL }) }),
-        }),
+        LoggerModule.forRootAsync({ useFactory: () => workerLogging(config) }),
         DbModule.forRoot(config, { poolSize: 4, applicationName: 'billing-worker' }),
       ],
-      providers: [{ provide: APP_CONFIG, useValue: config }, WorkerRedis, UsageIngestService, UsageProcessor, InvoiceScheduler, GrantExpiryProcessor],
+      providers: [{ provide: APP_CONFIG, useValue: config }, SchemaGate, WorkerRedis, UsageIngestService, UsageProcessor, InvoiceScheduler, GrantExpiryProcessor],
     };
   }
 }

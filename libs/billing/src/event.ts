@@ -35,6 +35,14 @@ export const REJECTION_REASONS = [
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
+/**
+ * Reasons that depend on the moment, not on the event: the same event can be priced when it is
+ * sent again later, once its account exists, once a gateway's clock is right (the timestamp is no
+ * longer ahead), once the catalog has its model. Every other reason follows from the event's
+ * content alone, so the same content is rejected again, whenever it comes.
+ */
+export const REASONS_THAT_CAN_PASS: readonly RejectionReason[] = ['unknown_account', 'timestamp_in_future', 'unknown_model'];
+
 export function isRejectionReason(value: unknown): value is RejectionReason {
   return typeof value === 'string' && (REJECTION_REASONS as readonly string[]).includes(value);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { loadConfig } from './config.js';
+import { loadConfig, trustProxy } from './config.js';
 
 const valid = { ADMIN_API_KEY: 'dev-admin-key-0123456789' };
 
@@ -16,6 +16,8 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'info',
       RATE_LIMIT_PUBLIC_PER_MINUTE: 300,
       RATE_LIMIT_ACCOUNT_PER_MINUTE: 1200,
+      RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: 30,
+      TRUST_PROXY: 'loopback',
       WORKER_LOCK_DURATION_MS: 30000,
       WORKER_STALLED_INTERVAL_MS: 30000,
       GRANT_EXPIRY_INTERVAL_MS: 5000,
@@ -103,5 +105,64 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...valid, INVOICE_SELLER_NAME: 'X', INVOICE_SELLER_ADDRESS: address })).toThrow(
       'Invalid configuration: INVOICE_SELLER_ADDRESS must be at most 8 lines',
     );
+  });
+});
+
+describe('ADMIN_API_KEY in production', () => {
+  const production = { NODE_ENV: 'production' };
+
+  it('refuses the development value from .env.example in one line', () => {
+    expect(() => loadConfig({ ...production, ADMIN_API_KEY: 'dev-admin-key-change-me' })).toThrow(
+      'Invalid configuration: ADMIN_API_KEY is the development value from .env.example; NODE_ENV=production needs a random secret of at least 32 characters',
+    );
+  });
+
+  it('refuses a key shorter than 32 characters, for the worker too (it does not require one)', () => {
+    const short = { ...production, ADMIN_API_KEY: 'x'.repeat(31) };
+    const message = 'Invalid configuration: ADMIN_API_KEY must be at least 32 characters when NODE_ENV=production';
+    expect(() => loadConfig(short)).toThrow(message);
+    expect(() => loadConfig(short, [])).toThrow(message);
+  });
+
+  it('takes a 32-character key', () => {
+    expect(loadConfig({ ...production, ADMIN_API_KEY: 'k'.repeat(32) }).ADMIN_API_KEY).toBe('k'.repeat(32));
+  });
+
+  it('keeps the development key working outside production', () => {
+    expect(loadConfig({ ADMIN_API_KEY: 'dev-admin-key-change-me' }).ADMIN_API_KEY).toBe('dev-admin-key-change-me');
+    expect(loadConfig({ NODE_ENV: 'development', ADMIN_API_KEY: 'dev-admin-key-change-me' }).ADMIN_API_KEY).toBe('dev-admin-key-change-me');
+  });
+});
+
+describe('REDIS_URL', () => {
+  it.each(['redis://h/abc', 'redis://h/1.5', 'redis://h/-1', 'redis://h/0/x', 'redis://h:port'])('refuses %s in one line', (url) => {
+    expect(() => loadConfig({ ...valid, REDIS_URL: url })).toThrow(/^Invalid configuration: REDIS_URL /);
+  });
+
+  it('names the database number as the problem', () => {
+    expect(() => loadConfig({ ...valid, REDIS_URL: 'redis://h/abc' })).toThrow(
+      'Invalid configuration: REDIS_URL must name its database as a number (redis://host:port/0), got "/abc"',
+    );
+  });
+
+  it.each(['redis://h', 'redis://h/', 'redis://h/0', 'redis://u:p@h:6380/15', 'rediss://h/2'])('takes %s', (url) => {
+    expect(loadConfig({ ...valid, REDIS_URL: url }).REDIS_URL).toBe(url);
+  });
+});
+
+describe('TRUST_PROXY', () => {
+  it.each([
+    ['loopback', ['loopback']],
+    ['loopback, 10.0.0.0/8, fd00::/8', ['loopback', '10.0.0.0/8', 'fd00::/8']],
+    ['192.168.1.7,uniquelocal', ['192.168.1.7', 'uniquelocal']],
+    ['2', 2],
+    ['false', false],
+  ])('reads %j as %j', (value, expected) => {
+    expect(trustProxy(value)).toEqual(expected);
+    expect(loadConfig({ ...valid, TRUST_PROXY: value }).TRUST_PROXY).toBe(value);
+  });
+
+  it.each(['true', 'banana', '10.0.0.0/33', '10.0.0.1/8/1', 'loopback,,10.0.0.1', '300'])('refuses %j in one line naming it', (value) => {
+    expect(() => loadConfig({ ...valid, TRUST_PROXY: value })).toThrow(/^Invalid configuration: TRUST_PROXY must be false, a number of proxies, or a comma-separated list/);
   });
 });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const url = (protocols: string[]) =>
@@ -32,9 +33,58 @@ const publicUrl = url(['http:', 'https:'])
   }, 'must have no query, fragment or credentials')
   .transform((value) => value.replace(/\/+$/, ''));
 
+/**
+ * What is wrong with the path of a Redis URL, or null: `redis://host:port[/db]`, where ioredis
+ * takes the path as the database number (and anything but digits as NaN).
+ */
+export function redisDatabaseProblem(pathname: string): string | null {
+  return /^\/?(\d{1,5})?$/.test(pathname) ? null : `must name its database as a number (redis://host:port/0), got ${JSON.stringify(pathname)}`;
+}
+
+const redisUrl = url(['redis:', 'rediss:']).superRefine((value, ctx) => {
+  let pathname: string;
+  try {
+    pathname = new URL(value).pathname;
+  } catch {
+    return; // the URL check above has said so
+  }
+  const problem = redisDatabaseProblem(pathname);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** An IPv4 or IPv6 address, optionally with a /prefix (CIDR). */
+function isAddressOrSubnet(value: string): boolean {
+  const [address, prefix, extra] = value.split('/');
+  const version = isIP(address);
+  if (!version || extra !== undefined) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128));
+}
+
+/**
+ * Express's `trust proxy` from TRUST_PROXY: which peers may tell the client's address in
+ * X-Forwarded-For (the public rate limits and the failed-authentication limit key on it).
+ * `false`: none (the peer is the client); a number: that many proxies in front; otherwise a
+ * comma-separated list of addresses, subnets and the names loopback, linklocal, uniquelocal.
+ * `true` (believe anyone) is refused: every client could then choose its own address.
+ */
+export function trustProxy(value: string): false | number | string[] | null {
+  const text = value.trim();
+  if (text === 'false') return false;
+  if (/^\d{1,2}$/.test(text)) return Number(text);
+  const entries = text.split(',').map((entry) => entry.trim());
+  return entries.every((entry) => PROXY_NAMES.includes(entry) || isAddressOrSubnet(entry)) ? entries : null;
+}
+
+/** The development value shown in .env.example and the README: never accepted in production. */
+export const DEVELOPMENT_ADMIN_API_KEY = 'dev-admin-key-change-me';
+/** Shortest admin key accepted when NODE_ENV=production. */
+export const PRODUCTION_ADMIN_KEY_LENGTH = 32;
+
 const schema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/billing'),
-  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
   ADMIN_API_KEY: z
     .string({ error: 'is required' })
@@ -46,6 +96,13 @@ const schema = z.object({
   RATE_LIMIT_PUBLIC_PER_MINUTE: z.coerce.number().int().min(1).default(300),
   /** Requests per minute per account key. The admin key (the gateway, finance) is not limited. */
   RATE_LIMIT_ACCOUNT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+  /** Failed authentications (401) per minute per client address; past it, that address gets 429 for any key but the admin's. */
+  RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+  /** Which peers may tell the client's address in X-Forwarded-For (see trustProxy). */
+  TRUST_PROXY: z
+    .string()
+    .refine((value) => trustProxy(value) !== null, 'must be false, a number of proxies, or a comma-separated list of addresses, subnets, loopback, linklocal, uniquelocal')
+    .default('loopback'),
   /** How long a worker holds a job without renewing its lock; a killed worker's jobs return after this. */
   WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
   /** How often workers look for jobs whose lock expired (stalled), to hand them out again. */
@@ -73,10 +130,16 @@ const SELLER_DETAILS = ['INVOICE_SELLER_ADDRESS', 'INVOICE_SELLER_TAX_ID', 'INVO
 
 export type AppConfig = Readonly<z.infer<typeof schema>>;
 
+/** Every variable the service reads (NODE_ENV aside). */
+export const CONFIG_VARIABLES = Object.keys(schema.shape) as (keyof AppConfig)[];
+
 /** Thrown for a bad environment; its message is the one line an operator sees. */
 export class ConfigError extends Error {}
 
-/** Validates the environment. Empty strings count as unset, so `PORT=` falls back to the default. */
+/**
+ * Validates the environment. Empty strings count as unset, so `PORT=` falls back to the default.
+ * Under NODE_ENV=production (what the image runs with) the admin key must be a real secret.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, required: (keyof AppConfig)[] = ['ADMIN_API_KEY']): AppConfig {
   const input = Object.fromEntries(
     Object.entries(env).filter(([key, value]) => key in schema.shape && value !== undefined && value !== ''),
@@ -91,7 +154,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, required: (keyo
   if (orphan && parsed.data.INVOICE_SELLER_NAME === undefined) {
     throw new ConfigError(`Invalid configuration: INVOICE_SELLER_NAME is required when ${orphan} is set`);
   }
+  if (env.NODE_ENV === 'production') refuseDevelopmentAdminKey(parsed.data.ADMIN_API_KEY);
   return Object.freeze(parsed.data) as AppConfig;
+}
+
+function refuseDevelopmentAdminKey(key: string | undefined): void {
+  if (key === undefined) return;
+  if (key === DEVELOPMENT_ADMIN_API_KEY) {
+    throw new ConfigError(
+      `Invalid configuration: ADMIN_API_KEY is the development value from .env.example; NODE_ENV=production needs a random secret of at least ${PRODUCTION_ADMIN_KEY_LENGTH} characters (openssl rand -hex 32)`,
+    );
+  }
+  if (key.length < PRODUCTION_ADMIN_KEY_LENGTH) {
+    throw new ConfigError(`Invalid configuration: ADMIN_API_KEY must be at least ${PRODUCTION_ADMIN_KEY_LENGTH} characters when NODE_ENV=production`);
+  }
 }
 
 /**

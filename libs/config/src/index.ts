@@ -1,3 +1,4 @@
 export * from './config.js';
 export * from './shutdown.js';
 export * from './logging.js';
+export * from './logger.js';

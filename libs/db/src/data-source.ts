@@ -1,14 +1,16 @@
-import { DataSource } from 'typeorm';
-import { migrations } from '../../../migrations/index.js';
+import { DataSource, type MigrationInterface } from 'typeorm';
+import { migrations as shipped } from '../../../migrations/index.js';
 
 export interface DataSourceOptions {
   url: string;
   poolSize?: number;
   applicationName?: string;
+  /** The migrations this code knows; the shipped ones unless a test says otherwise. */
+  migrations?: (new () => MigrationInterface)[];
 }
 
 /** The one DataSource definition: used by the apps, the migration runner and the tests. */
-export function createDataSource({ url, poolSize = 10, applicationName = 'billing' }: DataSourceOptions): DataSource {
+export function createDataSource({ url, poolSize = 10, applicationName = 'billing', migrations = shipped }: DataSourceOptions): DataSource {
   return new DataSource({
     type: 'postgres',
     url,

@@ -1,6 +1,7 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '@app/config';
+import { whenPostgresAnswers } from './connect.js';
 import { createDataSource } from './data-source.js';
 import { ExportsService } from './exports.service.js';
 import { InvoicingService } from './invoicing.service.js';
@@ -23,18 +24,34 @@ import { HoldsService } from './holds.service.js';
 
 const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache, InvoicesRepository, InvoicingService, ExportsService, ReconciliationService, GrantsRepository, GrantsService, CreditLiabilityService, GrantAllocationsExport, HoldsRepository, HoldsService, PortalSessionsRepository];
 
-/** The DataSource and every repository, shared by the API and the worker. */
+export interface DbModuleOptions {
+  poolSize?: number;
+  applicationName?: string;
+  /** How long to wait at start for a Postgres that does not answer yet; forever by default. */
+  connectFor?: number;
+}
+
+/**
+ * The DataSource and every repository, shared by the API and the worker. At start, a Postgres that
+ * is not up yet is waited for (with backoff, one log line per wait) rather than fatal: `npm start`
+ * or a host reboot may bring the processes up before the database.
+ */
 @Module({})
 export class DbModule {
-  static forRoot(config: AppConfig, options: { poolSize?: number; applicationName?: string } = {}): DynamicModule {
+  static forRoot(config: AppConfig, options: DbModuleOptions = {}): DynamicModule {
+    const logger = new Logger('Database');
     return {
       module: DbModule,
       global: true,
       imports: [
         TypeOrmModule.forRootAsync({
-          useFactory: () => ({ type: 'postgres', retryAttempts: 5, retryDelay: 1_000 }),
+          // Retrying is done here, with backoff; TypeORM's own retry (fixed delay) stays off.
+          useFactory: () => ({ type: 'postgres', toRetry: () => false }),
           dataSourceFactory: () =>
-            createDataSource({ url: config.DATABASE_URL, poolSize: options.poolSize, applicationName: options.applicationName }).initialize(),
+            whenPostgresAnswers(
+              () => createDataSource({ url: config.DATABASE_URL, poolSize: options.poolSize, applicationName: options.applicationName }).initialize(),
+              { onWait: (message) => logger.warn(message), giveUpAfterMs: options.connectFor },
+            ),
         }),
       ],
       providers: repositories,

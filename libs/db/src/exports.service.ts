@@ -19,6 +19,12 @@ export interface ExportFilter {
 const ISO = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 /** numeric as stored, without the padding zeros of its scale: exact, never through a float. */
 const DECIMAL = (column: string) => `trim_scale(${column})::text`;
+/**
+ * A text cell that a spreadsheet would run as a formula (it starts with = + - @, a tab or a
+ * carriage return) gets a leading apostrophe, as OWASP recommends for CSV injection; any other
+ * text is left as it is. Every text column goes through this; numbers, times and booleans never do.
+ */
+const TEXT = (column: string) => `CASE WHEN left(${column}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || ${column} ELSE ${column} END`;
 
 /**
  * COPY takes no bind parameters, so bounds are written into the statement. They only ever come
@@ -44,11 +50,11 @@ const select = (pairs: [string, string][]) => pairs.map(([column, expression]) =
 /** Each export's CSV columns, in order, with the SQL that writes each value. */
 const COLUMNS: Record<ExportKind, [column: string, expression: string][]> = {
   usage: [
-    ['event_id', 'event_id'],
-    ['account_id', 'account_id'],
+    ['event_id', TEXT('event_id')],
+    ['account_id', TEXT('account_id')],
     ['occurred_at', ISO('occurred_at')],
-    ['model', 'model_id'],
-    ['endpoint', 'endpoint'],
+    ['model', TEXT('model_id')],
+    ['endpoint', TEXT('endpoint')],
     ['rate_card_version', 'rate_card_version'],
     ['input_tokens', 'input_tokens'],
     ['cached_input_tokens', 'cached_input_tokens'],
@@ -60,25 +66,25 @@ const COLUMNS: Record<ExportKind, [column: string, expression: string][]> = {
   ],
   ledger: [
     ['entry_id', 'entry_id'],
-    ['account_id', 'account_id'],
-    ['kind', 'kind'],
-    ['credit_kind', 'credit_kind'],
+    ['account_id', TEXT('account_id')],
+    ['kind', TEXT('kind')],
+    ['credit_kind', TEXT('credit_kind')],
     ['amount', DECIMAL('amount')],
     ['balance_after', DECIMAL('balance_after')],
     ['created_at', ISO('created_at')],
-    ['reference', 'reference'],
+    ['reference', TEXT('reference')],
     ['event_count', 'event_count'],
   ],
   invoices: [
-    ['invoice_number', 'i.number'],
-    ['invoice_id', 'i.invoice_id'],
-    ['account_id', 'i.account_id'],
-    ['account_name', 'a.name'],
+    ['invoice_number', TEXT('i.number')],
+    ['invoice_id', TEXT('i.invoice_id')],
+    ['account_id', TEXT('i.account_id')],
+    ['account_name', TEXT('a.name')],
     ['period', "to_char(i.period, 'YYYY-MM')"],
-    ['status', 'i.status'],
+    ['status', TEXT('i.status')],
     ['line_no', 'l.line_no'],
-    ['model', 'l.model_id'],
-    ['token_class', 'l.token_class'],
+    ['model', TEXT('l.model_id')],
+    ['token_class', TEXT('l.token_class')],
     ['rate_card_version', 'l.rate_card_version'],
     ['unit_price_per_million', DECIMAL('l.unit_price_per_million')],
     ['tokens', 'l.tokens'],

@@ -1,3 +1,5 @@
+export * from './concurrent-index.js';
+export * from './connect.js';
 export * from './data-source.js';
 export * from './database.js';
 export * from './db.module.js';
@@ -21,3 +23,4 @@ export * from './grant-allocations.export.js';
 export * from './group-commit.js';
 export * from './repositories/holds.repository.js';
 export * from './holds.service.js';
+export * from './transient.js';

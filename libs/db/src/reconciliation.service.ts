@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { BillingException, BillingExceptionCode, REASONS_THAT_CAN_PASS } from '@app/billing';
 import { CreditLiabilityService } from './credit-liability.service.js';
 import { frozenLiabilityCheck, grantChecks } from './grant-reconciliation.js';
 import { GrantsRepository } from './repositories/grants.repository.js';
@@ -32,6 +33,7 @@ export interface ReconciliationReport {
 }
 
 export const MAX_DISCREPANCIES = 1000;
+const HOUR_MS = 3_600_000;
 
 interface CheckSpec {
   name: string;
@@ -41,6 +43,13 @@ interface CheckSpec {
   /** The rows that are off: subject, id, expected, actual (text). */
   offenders: string;
 }
+
+/**
+ * A rejection that is not a contradiction of a priced event: a conflict names a priced id by
+ * design, and a rejection for a reason that can pass is normal when the same id was priced at the
+ * same time or later (received_at is the start of each writing transaction, on the server's clock).
+ */
+const EXPECTED_REJECTION = `r.reason = 'conflict' OR (r.reason IN (${REASONS_THAT_CAN_PASS.map((reason) => `'${reason}'`).join(', ')}) AND e.received_at >= r.received_at)`;
 
 /** Restricts a column to [from, to) with the report's parameters $1 and $2 (either may be null). */
 const inRange = (column: string) => `($1::timestamptz IS NULL OR ${column} >= $1) AND ($2::timestamptz IS NULL OR ${column} < $2)`;
@@ -203,11 +212,11 @@ const CHECKS: CheckSpec[] = [
   },
   {
     name: 'no_event_priced_and_rejected',
-    description: 'no event id is both priced and rejected (a conflict rejection names a priced id by design and is not counted)',
+    description: `no event id is both priced and rejected (rejections received in the range; not counted: conflicts, which name a priced id by design, and rejections for a reason that can pass (${REASONS_THAT_CAN_PASS.join(', ')}) followed by the pricing of the same id)`,
     totals: `SELECT '0'::text AS expected, count(DISTINCT r.event_id)::text AS actual
-      FROM rejected_events r JOIN usage_events e USING (event_id) WHERE r.reason <> 'conflict' AND ${inRange('r.received_at')}`,
+      FROM rejected_events r JOIN usage_events e USING (event_id) WHERE NOT (${EXPECTED_REJECTION}) AND ${inRange('r.received_at')}`,
     offenders: `SELECT DISTINCT 'event' AS subject, r.event_id AS id, 'priced only' AS expected, 'priced, and rejected as ' || r.reason AS actual
-      FROM rejected_events r JOIN usage_events e USING (event_id) WHERE r.reason <> 'conflict' AND ${inRange('r.received_at')}`,
+      FROM rejected_events r JOIN usage_events e USING (event_id) WHERE NOT (${EXPECTED_REJECTION}) AND ${inRange('r.received_at')}`,
   },
 ];
 
@@ -224,7 +233,15 @@ export class ReconciliationService {
     private readonly liability: CreditLiabilityService,
   ) {}
 
+  /** from/to must fall on whole UTC hours (rollups are hourly: a part of an hour cannot be compared with its events). */
   async run(range: { from?: Date; to?: Date } = {}): Promise<ReconciliationReport> {
+    for (const [field, value] of [['from', range.from], ['to', range.to]] as const) {
+      if (value && value.getTime() % HOUR_MS !== 0) {
+        throw new BillingException(BillingExceptionCode.VALIDATION, `${field} must fall on a whole UTC hour: rollups are kept per hour.`, [
+          { field, message: 'not on a whole hour' },
+        ]);
+      }
+    }
     const params = [range.from ?? null, range.to ?? null];
     return this.db.transaction('REPEATABLE READ', async (tx: EntityManager) => {
       await tx.query('SET TRANSACTION READ ONLY');

@@ -1,4 +1,5 @@
 import type { ConnectionOptions } from 'bullmq';
+import { redisDatabaseProblem } from '@app/config';
 
 /**
  * ioredis options for BullMQ from REDIS_URL (`redis://[user:pass@]host:port[/db]`, `rediss://` for TLS).
@@ -7,6 +8,8 @@ import type { ConnectionOptions } from 'bullmq';
  */
 export function redisConnection(url: string): ConnectionOptions {
   const parsed = new URL(url);
+  const problem = redisDatabaseProblem(parsed.pathname);
+  if (problem) throw new Error(`REDIS_URL ${problem}`);
   const db = parsed.pathname.replace(/^\//, '');
   return {
     host: parsed.hostname,

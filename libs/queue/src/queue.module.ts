@@ -1,12 +1,9 @@
-import { BullModule, getQueueToken } from '@nestjs/bullmq';
-import { type DynamicModule, Inject, Injectable, Logger, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import type { Queue } from 'bullmq';
 import type { AppConfig } from '@app/config';
 import { redisConnection } from './connection.js';
+import { UsageProducer } from './usage-producer.js';
 
-/** Injection token of the BullMQ `Queue` named by USAGE_QUEUE. */
-export const USAGE_QUEUE = Symbol('USAGE_QUEUE');
 /** Injection token of a plain ioredis client on REDIS_URL (health, metrics). */
 export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
 
@@ -19,41 +16,14 @@ class RedisClientCloser implements OnApplicationShutdown {
   }
 }
 
-/**
- * Connection errors are logged (once per outage), never thrown: ioredis reconnects on its own,
- * and /health reports Redis as down meanwhile.
- */
-@Injectable()
-class QueueErrorLogger implements OnModuleInit {
-  private readonly logger = new Logger('Queue');
-  private down = false;
-
-  constructor(@Inject(USAGE_QUEUE) private readonly queue: Queue) {}
-
-  onModuleInit(): void {
-    this.queue.on('error', (error: Error) => {
-      if (this.down) return;
-      this.down = true;
-      this.logger.warn(`Redis unreachable (${error.message}); retrying`);
-    });
-    void this.queue.waitUntilReady().then(
-      () => (this.down = false),
-      () => undefined,
-    );
-  }
-}
-
+/** The API's side of Redis: the usage producer, and a client for health and metrics. */
 @Module({})
 export class QueueModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: QueueModule,
-      imports: [
-        BullModule.forRoot({ connection: redisConnection(config.REDIS_URL), prefix: config.QUEUE_PREFIX }),
-        BullModule.registerQueue({ name: config.USAGE_QUEUE }),
-      ],
       providers: [
-        { provide: USAGE_QUEUE, useExisting: getQueueToken(config.USAGE_QUEUE) },
+        { provide: UsageProducer, useFactory: () => new UsageProducer(config.REDIS_URL, config.USAGE_QUEUE, config.QUEUE_PREFIX) },
         {
           provide: REDIS_CLIENT,
           useFactory: () => {
@@ -65,9 +35,8 @@ export class QueueModule {
           },
         },
         RedisClientCloser,
-        QueueErrorLogger,
       ],
-      exports: [USAGE_QUEUE, REDIS_CLIENT, BullModule],
+      exports: [UsageProducer, REDIS_CLIENT],
     };
   }
 }

@@ -5,8 +5,10 @@ import { APP_CONFIG, type AppConfig } from '@app/config';
 import { ApiKeysRepository, PortalSessionsRepository } from '@app/db';
 import { ProblemException, forbidden } from '../common/problem.js';
 import { ACCESS, type Access, type Principal } from './auth.decorators.js';
-import { keyIdOf, matchesHash, sameSecret } from './api-keys.js';
+import { keyIdOf, matchesHash, sameSecret, sha256 } from './api-keys.js';
+import { KeyMisses } from './key-misses.js';
 import { portalSessionIdOf } from './portal-session-tokens.js';
+import { FixedWindows, tooManyRequests } from './rate-limit.guard.js';
 
 const unauthorized = (detail: string) =>
   new ProblemException(HttpStatus.UNAUTHORIZED, 'unauthorized', detail, undefined, { 'WWW-Authenticate': 'Bearer' });
@@ -14,9 +16,17 @@ const unauthorized = (detail: string) =>
 /**
  * Admin key: everything. Account key: reading its own account only. No key or an unknown key
  * is 401; a known key reaching past its rights is 403.
+ *
+ * Failed authentications are counted per client address (RATE_LIMIT_AUTH_FAILURES_PER_MINUTE):
+ * past the limit, that address gets 429 for anything but the admin key (compared in constant time,
+ * no lookup) until its minute is over, before any key is looked up. Secrets that matched no key
+ * are remembered briefly (KeyMisses), so the same unknown key is looked up once per interval.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
+  private readonly failures = new FixedWindows();
+  private readonly misses = new KeyMisses();
+
   constructor(
     private readonly reflector: Reflector,
     private readonly keys: ApiKeysRepository,
@@ -28,7 +38,7 @@ export class AuthGuard implements CanActivate {
     const access = this.reflector.getAllAndOverride<Access>(ACCESS, [context.getHandler(), context.getClass()]) ?? { kind: 'admin' };
     if (access.kind === 'public') return true;
     const request = context.switchToHttp().getRequest<Request & { principal?: Principal }>();
-    const principal = await this.authenticate(request.headers.authorization);
+    const principal = await this.authenticate(request.headers.authorization, `ip:${request.ip ?? 'unknown'}`);
     request.principal = principal;
     if (principal.role === 'admin') return true;
     if (access.kind === 'authenticated') return true;
@@ -36,23 +46,41 @@ export class AuthGuard implements CanActivate {
     throw forbidden();
   }
 
-  private async authenticate(header: string | undefined): Promise<Principal> {
+  private async authenticate(header: string | undefined, client: string): Promise<Principal> {
     const match = /^Bearer[ \t]+(\S{1,512})[ \t]*$/i.exec(header ?? '');
-    if (!match) throw unauthorized('Send an API key as "Authorization: Bearer <key>".');
-    const secret = match[1];
-    if (sameSecret(secret, this.config.ADMIN_API_KEY)) return { role: 'admin' };
+    const secret = match?.[1];
+    if (secret !== undefined && sameSecret(secret, this.config.ADMIN_API_KEY)) return { role: 'admin' };
+    const limit = this.config.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE;
+    const wait = this.failures.full(client, limit);
+    if (wait > 0) throw tooManyRequests(`Too many failed authentications from this address: at most ${limit} per minute. Retry in ${wait} s.`, wait);
+    const failed = (detail: string) => {
+      this.failures.hit(client, limit);
+      return unauthorized(detail);
+    };
+    if (secret === undefined) throw failed('Send an API key as "Authorization: Bearer <key>".');
+    const digest = sha256(secret).toString('hex');
+    if (this.misses.has(digest)) throw failed('The API key is not valid.');
     const sessionId = portalSessionIdOf(secret);
-    if (sessionId) return this.portalSession(sessionId, secret);
+    if (sessionId) return this.portalSession(sessionId, secret, digest, failed);
     const keyId = keyIdOf(secret);
     const key = keyId ? await this.keys.findActive(keyId) : null;
-    if (!key || !matchesHash(secret, key.secret_hash)) throw unauthorized('The API key is not valid.');
+    if (!key || !matchesHash(secret, key.secret_hash)) {
+      this.misses.add(digest);
+      throw failed('The API key is not valid.');
+    }
     return { role: 'account', accountId: key.account_id, keyId: key.key_id };
   }
 
-  /** A portal session reads what a key of its account reads (never writes), until it expires. */
-  private async portalSession(sessionId: string, token: string): Promise<Principal> {
+  /**
+   * A portal session reads what a key of its account reads (never writes), until it expires. A
+   * failed one counts against the address, and an unknown token is remembered, like a key.
+   */
+  private async portalSession(sessionId: string, token: string, digest: string, failed: (detail: string) => Error): Promise<Principal> {
     const session = await this.portalSessions.findLive(sessionId);
-    if (!session || !matchesHash(token, session.secret_hash)) throw unauthorized('The portal session is not valid or has expired.');
+    if (!session || !matchesHash(token, session.secret_hash)) {
+      this.misses.add(digest);
+      throw failed('The portal session is not valid or has expired.');
+    }
     return { role: 'account', accountId: session.account_id, keyId: session.session_id };
   }
 }

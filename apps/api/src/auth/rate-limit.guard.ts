@@ -12,6 +12,12 @@ export class FixedWindows {
   private windows = new Map<string, { count: number; resetAt: number }>();
   private sweptAt = 0;
 
+  /** The seconds to wait when `key` has already had `limit` hits in its window, or 0; counts nothing. */
+  full(key: string, limit: number, now = Date.now()): number {
+    const window = this.windows.get(key);
+    return window && window.resetAt > now && window.count >= limit ? Math.max(1, Math.ceil((window.resetAt - now) / 1000)) : 0;
+  }
+
   /** Counts a hit; returns the seconds to wait when the limit is exceeded, or 0. */
   hit(key: string, limit: number, now = Date.now()): number {
     if (now - this.sweptAt > WINDOW_MS) this.sweep(now);
@@ -31,8 +37,10 @@ export class FixedWindows {
 }
 
 /**
- * Runs after the auth guard. Public routes are limited per client address (but those marked
- * Public({ rateLimited: false })), account keys per key; the admin key (the gateway, finance) is never limited. Windows live in this process: behind a
+ * Runs after the auth guard (which limits failed authentications per address itself, before it
+ * looks a key up). Public routes are limited per client address (but those marked
+ * Public({ rateLimited: false })), account keys per key; the admin key (the gateway, finance) is
+ * never limited. Windows live in this process: behind a
  * load balancer each API instance counts on its own, so the effective limit is per instance.
  *
  * Written here rather than with @nestjs/throttler: that package is CommonJS requiring the ESM-only
@@ -63,8 +71,9 @@ export class RateLimitGuard implements CanActivate {
     const wait = this.windows.hit(key, limit);
     if (wait === 0) return true;
     context.switchToHttp().getResponse<Response>().setHeader('X-RateLimit-Limit', String(limit));
-    throw new ProblemException(HttpStatus.TOO_MANY_REQUESTS, 'rate-limited', `Too many requests: at most ${limit} per minute. Retry in ${wait} s.`, undefined, {
-      'Retry-After': String(wait),
-    });
+    throw tooManyRequests(`Too many requests: at most ${limit} per minute. Retry in ${wait} s.`, wait);
   }
 }
+
+export const tooManyRequests = (detail: string, waitSeconds: number) =>
+  new ProblemException(HttpStatus.TOO_MANY_REQUESTS, 'rate-limited', detail, undefined, { 'Retry-After': String(waitSeconds) });

@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric, type MetricObjectWithValues, type MetricValueWithName } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '@app/config';
-import { MetricsStore, REDIS_CLIENT, USAGE_QUEUE, type WorkerTotals } from '@app/queue';
+import { MetricsStore, REDIS_CLIENT, UsageProducer, type WorkerTotals } from '@app/queue';
 
 /** A histogram whose buckets are kept elsewhere (in Redis, by the workers) and only shown here. */
 class StoredHistogram {
@@ -49,7 +48,7 @@ export class MetricsService {
 
   constructor(
     @Inject(REDIS_CLIENT) redis: Redis,
-    @Inject(USAGE_QUEUE) private readonly queue: Queue,
+    private readonly producer: UsageProducer,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.store = new MetricsStore(redis, config.QUEUE_PREFIX);
@@ -59,10 +58,12 @@ export class MetricsService {
 
   async render(): Promise<string> {
     try {
+      if (!this.producer.ready) throw new Error('Redis is not connected');
+      const queue = this.producer.queue;
       const [totals, counts, oldest] = await Promise.all([
         this.store.totals(),
-        this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
-        this.queue.getJobs(['wait'], 0, 0, true),
+        queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
+        queue.getJobs(['wait'], 0, 0, true),
       ]);
       this.set(totals);
       for (const [state, value] of Object.entries(counts)) this.queueJobs.set({ state }, value);

@@ -1,13 +1,11 @@
-import { HttpStatus, Inject, Injectable } from '@nestjs/common';
-import type { Queue } from 'bullmq';
+import { HttpStatus, Injectable } from '@nestjs/common';
 import { Money, checkUsageEvent, formatMoney, isPlainObject, rejection, type Rejection } from '@app/billing';
 import { AccountsRepository, PricingContextCache, UsageReadsRepository, UsageRepository, type PricedEventRow, type RejectedEventRow } from '@app/db';
-import { MAX_BATCH_EVENTS, USAGE_BATCH_JOB, USAGE_QUEUE, type UsageBatchJobData } from '@app/queue';
+import { MAX_BATCH_EVENTS, QueueUnavailableError, UsageProducer, type UsageBatchJobData } from '@app/queue';
 import { type Page, decodeCursor, parseRange, toPage } from '../common/pagination.js';
 import { ProblemException, badRequest, notFound } from '../common/problem.js';
 import type { IngestResponse, RejectedEventResponse, RejectedEventsQuery, UsageEventResponse, UsageSeriesQuery, UsageSeriesResponse } from './usage.dto.js';
 
-const ENQUEUE_TIMEOUT_MS = 5_000;
 const MAX_BUCKETS = { hour: 24 * 31, day: 366 * 5, month: 12 * 100 } as const;
 const HOUR_MS = 3_600_000;
 
@@ -21,7 +19,7 @@ export class UsageService {
     private readonly usage: UsageRepository,
     private readonly reads: UsageReadsRepository,
     private readonly accounts: AccountsRepository,
-    @Inject(USAGE_QUEUE) private readonly queue: Queue,
+    private readonly producer: UsageProducer,
   ) {}
 
   /**
@@ -112,20 +110,18 @@ export class UsageService {
     };
   }
 
-  /** Redis down must not hang the gateway's request: answer 503 and let it retry (redelivery is harmless). */
+  /**
+   * Redis down must not hang the gateway's request: answer 503 at once and let it retry (redelivery
+   * is harmless). The producer keeps nothing of a refused batch, so it never lands later on its own.
+   */
   private async enqueue(data: UsageBatchJobData): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('enqueue timed out')), ENQUEUE_TIMEOUT_MS);
-    });
     try {
-      await Promise.race([this.queue.add(USAGE_BATCH_JOB, data), timeout]);
-    } catch {
-      throw new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, 'queue-unavailable', 'The usage queue is unavailable; retry the request.', undefined, {
+      await this.producer.addBatch(data);
+    } catch (error) {
+      if (!(error instanceof QueueUnavailableError)) throw error;
+      throw new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, 'queue-unavailable', 'The usage queue is unavailable; nothing was enqueued: retry the request.', undefined, {
         'Retry-After': '5',
       });
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

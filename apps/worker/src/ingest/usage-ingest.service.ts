@@ -1,9 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { isPlainObject, mergePlans, planBatch, rejection, type BatchPlan } from '@app/billing';
-import { PricingContextCache, UsageRepository } from '@app/db';
+import { PricingContextCache, UsageRepository, isTransient } from '@app/db';
 import { MAX_BATCH_EVENTS, USAGE_BATCH_JOB, USAGE_JOB } from '@app/queue';
-import { isTransient } from './transient.js';
 import { WorkerRedis } from './worker-redis.js';
 
 export interface JobInput {
@@ -12,11 +11,13 @@ export interface JobInput {
   data: unknown;
 }
 
-/** A job validated and ready to flush. */
+/** A job (or a bulk of single-event jobs taken together) validated and ready to flush. */
 export interface PreparedJob {
   jobId: string;
   plan: BatchPlan;
   events: number;
+  /** Queue jobs it stands for: 1, or the size of a bulk take. */
+  jobs: number;
 }
 
 export interface FlushResult {
@@ -52,20 +53,20 @@ export class UsageIngestService {
   async prepare(job: JobInput): Promise<PreparedJob> {
     const events = this.eventsOf(job);
     if (!Array.isArray(events)) {
-      return { jobId: job.id, events: 1, plan: { priced: [], rejections: [events], duplicates: 0 } };
+      return { jobId: job.id, events: 1, jobs: 1, plan: { priced: [], rejections: [events], duplicates: 0 } };
     }
-    return this.prepareEvents(job.id, events);
+    return this.prepareEvents(job.id, events, 1);
   }
 
-  /** Validates and prices events that travel together (one batch job, or many single-event jobs taken at once). */
-  async prepareEvents(jobId: string, events: readonly unknown[]): Promise<PreparedJob> {
+  /** Validates and prices events that travel together (one batch job, or `jobs` single-event jobs taken at once). */
+  async prepareEvents(jobId: string, events: readonly unknown[], jobs: number): Promise<PreparedJob> {
     const context = await this.withRetry(() => this.pricing.get());
     if (events.length > TURN_EVENTS) {
       const mine = this.turn.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
       this.turn = mine;
       await mine;
     }
-    return { jobId, events: events.length, plan: planBatch(events, { ...context, now: new Date() }) };
+    return { jobId, events: events.length, jobs, plan: planBatch(events, { ...context, now: new Date() }) };
   }
 
   async flush(jobs: PreparedJob[]): Promise<FlushResult> {
@@ -75,10 +76,11 @@ export class UsageIngestService {
     const outcome = await this.withRetry(() => this.usage.record(plan.priced, plan.rejections, `usage flush ${flush}`, 'queue'));
     const result = { flush, priced: outcome.priced, rejected: outcome.rejected, duplicates: outcome.duplicates + plan.duplicates };
     const events = jobs.reduce((n, j) => n + j.events, 0);
+    const jobCount = jobs.reduce((n, j) => n + j.jobs, 0);
     const seconds = (performance.now() - started) / 1000;
-    this.logger.log({ msg: 'flush committed', ...result, jobs: jobs.length, events, ms: Math.round(seconds * 1000) });
+    this.logger.log({ msg: 'flush committed', ...result, jobs: jobCount, events, ms: Math.round(seconds * 1000) });
     this.redis.metrics
-      .recordFlush({ jobs: jobs.length, events, priced: result.priced, duplicates: result.duplicates, rejectedByReason: outcome.rejectedByReason, seconds })
+      .recordFlush({ jobs: jobCount, events, priced: result.priced, duplicates: result.duplicates, rejectedByReason: outcome.rejectedByReason, seconds })
       .catch((error: Error) => this.logger.warn(`metrics not recorded: ${error.message}`));
     return result;
   }

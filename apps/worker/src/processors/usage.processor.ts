@@ -39,6 +39,8 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
   /** Bulk-taken jobs by lock token, until completed: their locks are renewed, shutdown waits for them. */
   private readonly inFlight = new Map<string, { jobs: readonly TakenJob[]; settled: Promise<void> }>();
   private lockRenewal?: NodeJS.Timeout;
+  /** The take loop while it runs: a take on its way back from Redis has not registered its jobs yet. */
+  private taker?: Promise<void>;
   private taking = false;
   private takeAgain = false;
   private stopping = false;
@@ -79,7 +81,9 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
   private async closeWorker(): Promise<void> {
     if (!this.worker) return;
     this.ingest.stop();
-    const closed = Promise.all([this.worker.close(), ...[...this.inFlight.values()].map((bulk) => bulk.settled)]);
+    // The take loop first (it stops after its current take, which may hold jobs), then every bulk it registered.
+    const bulks = (this.taker ?? Promise.resolve()).then(() => Promise.all([...this.inFlight.values()].map((bulk) => bulk.settled)));
+    const closed = Promise.all([this.worker.close(), bulks]);
     const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), CLOSE_GRACE_MS).unref());
     if ((await Promise.race([closed, timer])) === 'timeout') {
       this.logger.warn('jobs still in flight at shutdown: leaving them to be redelivered');
@@ -114,7 +118,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
       return;
     }
     this.taking = true;
-    void (async () => {
+    this.taker = (async () => {
       while (!this.stopping) {
         await this.admission.enter(TAKE_JOBS);
         const token = randomUUID();
@@ -146,7 +150,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
 
   private async settleTaken(jobs: readonly TakenJob[], token: string): Promise<void> {
     const events = jobs.map((job) => parseJobData(job.data));
-    const prepared = await this.ingest.prepareEvents(`${jobs[0].id}+${jobs.length - 1}`, events);
+    const prepared = await this.ingest.prepareEvents(`${jobs[0].id}+${jobs.length - 1}`, events, jobs.length);
     const result = await this.group.submit(prepared, prepared.events);
     if (result instanceof Error) {
       // Not an event problem (those are recorded rejections): fail each job as BullMQ's worker would.

@@ -11,6 +11,7 @@ describe('isTransient', () => {
     [{ code: '08006', message: 'connection failure' }],
     [{ driverError: { code: '53300' }, message: 'too many connections' }],
     [new Error('connect ECONNREFUSED 127.0.0.1:5432')],
+    [Object.assign(new AggregateError([], ''), { code: 'ECONNREFUSED' })],
     [new Error('Connection terminated unexpectedly')],
     [new QueryRunnerAlreadyReleasedError()],
     [new QueryRunnerProviderAlreadyReleasedError()],

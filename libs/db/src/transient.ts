@@ -11,6 +11,7 @@ export function isTransient(error: unknown): boolean {
   const e = error as { code?: unknown; driverError?: { code?: unknown; message?: unknown }; message?: unknown };
   const code = String(e?.driverError?.code ?? e?.code ?? '');
   if (TRANSIENT_SQLSTATE.test(code)) return true;
-  const message = `${String(e?.message ?? '')} ${String(e?.driverError?.message ?? '')}`;
+  // Node's own errors name the failure in `code` (an AggregateError for a refused connection has no message).
+  const message = `${code} ${String(e?.message ?? '')} ${String(e?.driverError?.message ?? '')}`;
   return TRANSIENT_MESSAGE.test(message);
 }

@@ -231,6 +231,19 @@ describe('credit liability', () => {
     }
   });
 
+  it('puts what expired and what was voided on the month\'s invoice apart from its credits, and the chain still meets the balance', async () => {
+    for (const m of [M1, M2]) await api.http().post('/v1/invoices/generate').set(ADMIN).send({ period: periodId(m) }).expect(200);
+    const invoices = (await api.http().get(`/v1/accounts/${acme}/invoices`).set(ADMIN).expect(200)).body.data;
+    const of = (m: Date) => invoices.find((i: { period: string }) => i.period === periodId(m));
+    // Month 1 carries its usage and the late request that arrived in month 3 for it (no month 1 invoice existed).
+    expect(of(M1)).toMatchObject({ opening_balance: '0', credits_total: '25', usage_total: '3.0004', expired_total: '0', voided_total: '0', closing_balance: '21.9996' });
+    // Month 2: the trial and the chargeback (11) less the adjustment (0.5); the trial's $1 expired, the chargeback's $10 voided.
+    expect(of(M2)).toMatchObject({ opening_balance: '21.9996', credits_total: '10.5', usage_total: '4', expired_total: '1', voided_total: '10', closing_balance: '17.4996' });
+    expect((await api.http().get(`/v1/accounts/${acme}/balance`).set(ADMIN).expect(200)).body.balance).toBe('17.4996');
+    const report = (await api.http().get('/v1/reconciliation').set(ADMIN).expect(200)).body;
+    expect(report.discrepancies).toEqual([]);
+  });
+
   it('answers 422 for a malformed or future month, 400 without one', async () => {
     await api.http().get('/v1/reports/credit-liability?period=2026-13').set(ADMIN).expect(422);
     await api.http().get(`/v1/reports/credit-liability?period=${now.getUTCFullYear() + 1}-01`).set(ADMIN).expect(422);

@@ -34,15 +34,20 @@ export interface ChainInput {
   usage: readonly PricedUsageTotals[];
   /** What the account's finalized invoices bill of it. */
   finalizedBilled: readonly BilledTokens[];
-  /** Credits and adjustments (every ledger entry but usage) by the month they were made in. */
+  /** Every ledger entry but usage (credits, adjustments, expiries, voids: signed) by the month it was made in. */
   credits: ReadonlyMap<string, Money>;
+  /** Of those, what expiries and what voids removed (as positive amounts), by month. */
+  removed?: ReadonlyMap<string, { expired: Money; voided: Money }>;
   priceOf: InvoiceInput['priceOf'];
 }
 
 export interface PlannedDraft extends BuiltInvoice {
   period: string;
   openingBalance: Money;
+  /** Credits and adjustments made in the month (expiries and voids apart, below). */
   creditsTotal: Money;
+  expiredTotal: Money;
+  voidedTotal: Money;
   /**
    * For an open draft: the cost of all the account's usage of its month and earlier, as priced
    * now. Once the drafts are written, the live invoices up to this one bill exactly that (a check
@@ -72,10 +77,12 @@ export function planDrafts(input: ChainInput): PlannedDraft[] {
       continue;
     }
     const openingBalance = creditsBefore(invoice.period).sub(billedBefore);
-    const creditsTotal = input.credits.get(invoice.period) ?? new Money(0);
+    // The month's entries net (credits_total) less what expiries and voids took out of them: those are shown apart.
+    const { expired: expiredTotal, voided: voidedTotal } = input.removed?.get(invoice.period) ?? { expired: new Money(0), voided: new Money(0) };
+    const creditsTotal = (input.credits.get(invoice.period) ?? new Money(0)).add(expiredTotal).add(voidedTotal);
     const usage = owned.get(invoice.period);
-    const built = buildInvoice({ period: invoice.period, openingBalance, creditsTotal, usage: usage ?? [], priceOf: input.priceOf });
-    planned.push({ ...built, period: invoice.period, openingBalance, creditsTotal, usageSeen: usage ? usageUpTo(invoice.period) : null });
+    const built = buildInvoice({ period: invoice.period, openingBalance, creditsTotal, expiredTotal, voidedTotal, usage: usage ?? [], priceOf: input.priceOf });
+    planned.push({ ...built, period: invoice.period, openingBalance, creditsTotal, expiredTotal, voidedTotal, usageSeen: usage ? usageUpTo(invoice.period) : null });
     billedBefore = billedBefore.add(built.usageTotal);
   }
   return planned;

@@ -46,6 +46,9 @@ export interface InvoiceInput {
   period: string;
   openingBalance: Money;
   creditsTotal: Money;
+  /** What expiries and voids removed from the account's grants in the month (>= 0). */
+  expiredTotal?: Money;
+  voidedTotal?: Money;
   usage: UsageTotals[];
   priceOf: (rateCardVersion: number, model: string) => ModelPrice | undefined;
 }
@@ -118,6 +121,10 @@ export function buildInvoice(input: InvoiceInput): BuiltInvoice {
     lines,
     usageTotal,
     usageTotalRounded: roundHalfUpToCents(usageTotal),
-    closingBalance: input.openingBalance.add(input.creditsTotal).sub(usageTotal),
+    closingBalance: input.openingBalance
+      .add(input.creditsTotal)
+      .sub(usageTotal)
+      .sub(input.expiredTotal ?? 0)
+      .sub(input.voidedTotal ?? 0),
   };
 }

@@ -96,6 +96,8 @@ const COLUMNS: Record<ExportKind, [column: string, expression: string][]> = {
     ['opening_balance', DECIMAL('i.opening_balance')],
     ['credits_total', DECIMAL('i.credits_total')],
     ['closing_balance', DECIMAL('i.closing_balance')],
+    ['expired_total', DECIMAL('i.expired_total')],
+    ['voided_total', DECIMAL('i.voided_total')],
   ],
 };
 

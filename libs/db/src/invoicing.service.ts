@@ -139,6 +139,7 @@ export class InvoicingService {
         usage: (inputs.usage.get(accountId) ?? []).map(toUsageTotals),
         finalizedBilled: (inputs.finalizedBilled.get(accountId) ?? []).map(toBilledTokens),
         credits: new Map((inputs.credits.get(accountId) ?? []).map((c) => [c.period, new Money(c.total)])),
+        removed: new Map((inputs.credits.get(accountId) ?? []).map((c) => [c.period, { expired: new Money(c.expired), voided: new Money(c.voided) }])),
         priceOf,
       });
       for (const draft of drafts) {
@@ -148,6 +149,8 @@ export class InvoicingService {
           period: draft.period,
           opening: formatMoney(draft.openingBalance),
           credits: formatMoney(draft.creditsTotal),
+          expired: formatMoney(draft.expiredTotal),
+          voided: formatMoney(draft.voidedTotal),
           usageTotal: formatMoney(draft.usageTotal),
           usageTotalRounded: draft.usageTotalRounded.toFixed(2),
           closing: formatMoney(draft.closingBalance),

@@ -168,16 +168,16 @@ const CHECKS: CheckSpec[] = [
   },
   {
     name: 'invoices_tie_out',
-    description: 'each invoice\'s lines add up to its usage_total, usage_total_rounded is it rounded to cents, and opening + credits - usage = closing (invoice months in the range)',
+    description: 'each invoice\'s lines add up to its usage_total, usage_total_rounded is it rounded to cents, and opening + credits - usage - expired - voided = closing (invoice months in the range)',
     totals: `SELECT coalesce(sum(l.total), 0)::text AS expected, coalesce(sum(i.usage_total), 0)::text AS actual
       FROM invoices i LEFT JOIN (SELECT invoice_id, sum(amount) AS total FROM invoice_lines GROUP BY 1) l USING (invoice_id)
       WHERE ${inRange('i.period')}`,
     offenders: `SELECT 'invoice' AS subject, i.number AS id,
-        coalesce(l.total, 0)::text || ' usage, closing ' || (i.opening_balance + i.credits_total - i.usage_total)::text AS expected,
+        coalesce(l.total, 0)::text || ' usage, closing ' || (i.opening_balance + i.credits_total - i.usage_total - i.expired_total - i.voided_total)::text AS expected,
         i.usage_total::text || ' usage (' || i.usage_total_rounded || ' rounded), closing ' || i.closing_balance::text AS actual
       FROM invoices i LEFT JOIN (SELECT invoice_id, sum(amount) AS total FROM invoice_lines GROUP BY 1) l USING (invoice_id)
       WHERE ${inRange('i.period')} AND (coalesce(l.total, 0) <> i.usage_total OR i.usage_total_rounded <> round(i.usage_total, 2)
-        OR i.opening_balance + i.credits_total - i.usage_total <> i.closing_balance)`,
+        OR i.opening_balance + i.credits_total - i.usage_total - i.expired_total - i.voided_total <> i.closing_balance)`,
   },
   {
     name: 'invoices_chain',

@@ -56,6 +56,8 @@ export const INVOICES_CSV = csvExample('invoices', {
   usage_total_rounded: '0.05',
   opening_balance: '25',
   credits_total: '0',
+  expired_total: '0',
+  voided_total: '0',
   closing_balance: '24.95',
 });
 

@@ -143,6 +143,17 @@ describe('renderInvoicePdf', () => {
     expect(text).not.toContain('VOID');
   });
 
+  it('shows credits that expired or were voided in the month apart, and only when there were some', async () => {
+    const plain = all(await extract(await render(invoice())));
+    expect(plain).not.toContain('\u2013 Credits expired');
+    expect(plain).not.toContain('\u2013 Credits voided');
+    const text = all(await extract(await render(invoice({ expired_total: '1.25', voided_total: '10', closing_balance: '-1152.614011201234567891' }))));
+    expect(text).toContain('\u2013 Credits expired');
+    expect(text).toContain('1.25');
+    expect(text).toContain('\u2013 Credits voided');
+    expect(text).toContain('-1152.614011201234567891');
+  });
+
   it('groups late lines after the regular ones under their month heading', async () => {
     const inv = invoice();
     const text = all(await extract(await render(inv)));

@@ -36,6 +36,8 @@ export interface InvoiceDocument {
   issued_at: string | null; // finalized_at ISO or null for drafts
   opening_balance: string;
   credits_total: string;
+  expired_total?: string;
+  voided_total?: string;
   usage_total: string;
   usage_total_rounded: string;
   closing_balance: string;
@@ -652,6 +654,9 @@ class InvoiceRenderer {
     amountRow('Opening balance', inv.opening_balance);
     amountRow('+ Credits', inv.credits_total);
     amountRow('\u2013 Usage', inv.usage_total);
+    // Shown when something expired or was voided in the month (never on invoices from before grants).
+    if (inv.expired_total && inv.expired_total !== '0') amountRow('\u2013 Credits expired', inv.expired_total);
+    if (inv.voided_total && inv.voided_total !== '0') amountRow('\u2013 Credits voided', inv.voided_total);
     this.rule(y - 3, COLOR.ink, 0.75, x, this.right);
     y += 4;
     this.doc.save().rect(x, y - 6, boxWidth, rowH + 5).fill(COLOR.headerFill).restore();
@@ -666,7 +671,7 @@ class InvoiceRenderer {
     const notes = [
       'Unit prices are in USD per 1,000,000 tokens of the rate card version shown on each line.',
       'Line amounts and the usage total are exact; the usage total rounded to cents is shown for reference.',
-      'Closing balance = opening balance + credits \u2013 usage (exact).',
+      'Closing balance = opening balance + credits \u2013 usage \u2013 credits expired or voided (exact).',
     ];
     if (inv.lines.some((l) => l.late)) {
       notes.push('Late usage belongs to an earlier month whose invoice was already finalized when it was recorded.');

@@ -39,7 +39,9 @@ export class InvoiceResponse {
   @ApiProperty({ example: '0' }) credits_total: string;
   @ApiProperty({ example: '0.05', description: 'exact sum of the lines' }) usage_total: string;
   @ApiProperty({ example: '0.05', description: 'usage_total rounded once, half-up, to cents' }) usage_total_rounded: string;
-  @ApiProperty({ example: '24.95', description: 'opening_balance + credits_total - usage_total' }) closing_balance: string;
+  @ApiProperty({ example: '24.95', description: 'opening_balance + credits_total - usage_total - expired_total - voided_total' }) closing_balance: string;
+  @ApiProperty({ example: '0', description: 'what was left on credit grants that expired in the month' }) expired_total: string;
+  @ApiProperty({ example: '0', description: 'what was left on credit grants voided in the month' }) voided_total: string;
   @ApiProperty({ example: '2026-12-01T00:05:00.000Z' }) created_at: string;
   @ApiPropertyOptional({ nullable: true, type: String, example: '2026-12-02T09:00:00.000Z' }) finalized_at: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, example: null }) voided_at: string | null;

@@ -104,6 +104,8 @@ function toInvoiceResponse(row: InvoiceRow, lines: InvoiceLineRow[]): InvoiceRes
     usage_total: money(row.usage_total),
     usage_total_rounded: new Money(row.usage_total_rounded).toFixed(2),
     closing_balance: money(row.closing_balance),
+    expired_total: money(row.expired_total),
+    voided_total: money(row.voided_total),
     created_at: row.created_at.toISOString(),
     finalized_at: row.finalized_at?.toISOString() ?? null,
     voided_at: row.voided_at?.toISOString() ?? null,

@@ -11,6 +11,8 @@ export interface InvoiceRow {
   currency: string;
   opening_balance: string;
   credits_total: string;
+  expired_total: string;
+  voided_total: string;
   usage_total: string;
   usage_total_rounded: string;
   closing_balance: string;
@@ -63,7 +65,11 @@ export interface LiveInvoiceRow {
 export interface CreditsRow {
   account_id: string;
   period: string;
+  /** Every entry but usage, signed. */
   total: string;
+  /** Of which expiries and voids, as positive amounts. */
+  expired: string;
+  voided: string;
 }
 
 /** Everything needed to rebuild the drafts of some accounts, grouped by account. */
@@ -83,6 +89,8 @@ export interface InvoiceWrite {
   period: string;
   opening: string;
   credits: string;
+  expired: string;
+  voided: string;
   usageTotal: string;
   usageTotalRounded: string;
   closing: string;
@@ -105,7 +113,7 @@ export const NUMBER_ORDER = (number: string, direction: 'ASC' | 'DESC' = 'ASC') 
 
 const INVOICE_COLUMNS = `i.invoice_id, i.number, i.account_id, a.name AS account_name, to_char(i.period, 'YYYY-MM') AS period, i.status,
   trim(i.currency) AS currency, i.opening_balance::text, i.credits_total::text, i.usage_total::text,
-  i.usage_total_rounded::text, i.closing_balance::text, i.created_at, i.updated_at, i.finalized_at, i.voided_at`;
+  i.usage_total_rounded::text, i.closing_balance::text, i.expired_total::text, i.voided_total::text, i.created_at, i.updated_at, i.finalized_at, i.voided_at`;
 
 @Injectable()
 export class InvoicesRepository {
@@ -179,7 +187,8 @@ export class InvoicesRepository {
         [accounts],
       ),
       tx.query(
-        `SELECT account_id, to_char(date_trunc('month', created_at, 'UTC'), 'YYYY-MM') AS period, sum(amount)::text AS total
+        `SELECT account_id, to_char(date_trunc('month', created_at, 'UTC'), 'YYYY-MM') AS period, sum(amount)::text AS total,
+           coalesce(-sum(amount) FILTER (WHERE kind = 'expiry'), 0)::text AS expired, coalesce(-sum(amount) FILTER (WHERE kind = 'void'), 0)::text AS voided
          FROM ledger_entries WHERE account_id = ANY($1) AND kind <> 'usage'
          GROUP BY 1, 2`,
         [accounts],
@@ -207,11 +216,12 @@ export class InvoicesRepository {
       );
       const first = last - fresh.length + 1;
       const ids: { invoice_id: string }[] = await tx.query(
-        `INSERT INTO invoices (invoice_id, number, account_id, period, opening_balance, credits_total, usage_total, usage_total_rounded, closing_balance, usage_seen)
+        `INSERT INTO invoices (invoice_id, number, account_id, period, opening_balance, credits_total, usage_total, usage_total_rounded, closing_balance,
+           usage_seen, expired_total, voided_total)
          SELECT 'inv_' || replace(gen_random_uuid()::text, '-', ''), 'INV-' || $1 || '-' || ${SEQUENCE_DIGITS('($2::int) + n - 1')},
-           account_id, $3::date, opening, credits, usage_total, rounded, closing, seen
-         FROM unnest($4::text[], $5::numeric[], $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[]) WITH ORDINALITY
-           AS t(account_id, opening, credits, usage_total, rounded, closing, seen, n)
+           account_id, $3::date, opening, credits, usage_total, rounded, closing, seen, expired, voided
+         FROM unnest($4::text[], $5::numeric[], $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[])
+           WITH ORDINALITY AS t(account_id, opening, credits, usage_total, rounded, closing, seen, expired, voided, n)
          ORDER BY n
          RETURNING invoice_id`,
         [
@@ -225,6 +235,8 @@ export class InvoicesRepository {
           fresh.map((i) => i.usageTotalRounded),
           fresh.map((i) => i.closing),
           fresh.map((i) => i.usageSeen),
+          fresh.map((i) => i.expired),
+          fresh.map((i) => i.voided),
         ],
       );
       fresh.forEach((invoice, index) => (invoice.invoiceId = ids[index].invoice_id));
@@ -234,9 +246,10 @@ export class InvoicesRepository {
       await tx.query('DELETE FROM invoice_lines WHERE invoice_id = ANY($1)', [drafts.map((i) => i.invoiceId)]);
       await tx.query(
         `UPDATE invoices i SET opening_balance = t.opening, credits_total = t.credits, usage_total = t.usage_total,
-           usage_total_rounded = t.rounded, closing_balance = t.closing, usage_seen = t.seen, updated_at = now()
-         FROM unnest($1::text[], $2::numeric[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[])
-           AS t(invoice_id, opening, credits, usage_total, rounded, closing, seen)
+           usage_total_rounded = t.rounded, closing_balance = t.closing, usage_seen = t.seen, expired_total = t.expired, voided_total = t.voided,
+           updated_at = now()
+         FROM unnest($1::text[], $2::numeric[], $3::numeric[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[])
+           AS t(invoice_id, opening, credits, usage_total, rounded, closing, seen, expired, voided)
          WHERE i.invoice_id = t.invoice_id AND i.status = 'draft'`,
         [
           drafts.map((i) => i.invoiceId),
@@ -246,6 +259,8 @@ export class InvoicesRepository {
           drafts.map((i) => i.usageTotalRounded),
           drafts.map((i) => i.closing),
           drafts.map((i) => i.usageSeen),
+          drafts.map((i) => i.expired),
+          drafts.map((i) => i.voided),
         ],
       );
     }

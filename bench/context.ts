@@ -65,11 +65,11 @@ export class BenchContext {
    */
   async resetData(accounts: number): Promise<void> {
     // CASCADE: whatever else hangs off accounts (invoices, keys ...) goes too.
-    await this.pool.query('TRUNCATE usage_events, usage_rollups, usage_rollups_monthly, rejected_events, ledger_entries, account_balances, accounts CASCADE');
+    await this.pool.query('TRUNCATE usage_events, usage_event_ids, usage_rollups, usage_rollups_monthly, rejected_events, ledger_entries, account_balances, accounts CASCADE');
     const ids = accountIds(accounts);
     await this.pool.query(`INSERT INTO accounts (account_id, name) SELECT id, 'Bench ' || id FROM unnest($1::text[]) id`, [ids]);
     await this.pool.query('INSERT INTO account_balances (account_id) SELECT unnest($1::text[])', [ids]);
-    await this.pool.query('VACUUM ANALYZE accounts, account_balances, usage_events, ledger_entries, usage_rollups, usage_rollups_monthly');
+    await this.pool.query('VACUUM ANALYZE accounts, account_balances, usage_events, usage_event_ids, ledger_entries, usage_rollups, usage_rollups_monthly');
     await this.pool.query('CHECKPOINT');
   }
 

@@ -105,12 +105,16 @@ export async function buildMonth(ctx: BenchContext, opts: { period: string; even
       [end],
     );
     await client.query(
+      `INSERT INTO usage_event_ids (event_id, occurred_at, content_hash)
+       SELECT $1::text || e.i, e.occurred_at, md5($1::text || e.i) || md5(e.i || $1::text) FROM bench_month e ORDER BY e.occurred_at`,
+      [prefix],
+    );
+    await client.query(
       `INSERT INTO usage_events (event_id, account_id, model_id, endpoint, occurred_at, rate_card_version, input_tokens,
-         cached_input_tokens, output_tokens, cache_reported, cost, content_hash, usage, metadata, ledger_entry_id, received_at)
+         cached_input_tokens, output_tokens, cache_reported, cost, usage, metadata, ledger_entry_id, received_at)
        SELECT $1::text || e.i, e.account_id, $2::text, $3::text, e.occurred_at, $4::int, e.input, e.cached, e.output, true, e.cost,
-         md5($1::text || e.i) || md5(e.i || $1::text),
-         jsonb_build_object('prompt_tokens', e.input + e.cached, 'completion_tokens', e.output,
-           'prompt_tokens_details', jsonb_build_object('cached_tokens', e.cached)),
+         json_build_object('prompt_tokens', e.input + e.cached, 'completion_tokens', e.output,
+           'prompt_tokens_details', json_build_object('cached_tokens', e.cached)),
          NULL, l.entry_id, e.occurred_at + interval '2 seconds'
        FROM bench_month e JOIN ledger_entries l ON l.account_id = e.account_id AND l.kind = 'usage'
        ORDER BY e.occurred_at`,
@@ -139,7 +143,7 @@ export async function buildMonth(ctx: BenchContext, opts: { period: string; even
        WHERE b.account_id = s.account_id`,
     );
     await client.query('DROP TABLE bench_month');
-    await client.query('VACUUM ANALYZE usage_events, usage_rollups, usage_rollups_monthly, ledger_entries, account_balances, invoices, invoice_lines');
+    await client.query('VACUUM ANALYZE usage_events, usage_event_ids, usage_rollups, usage_rollups_monthly, ledger_entries, account_balances, invoices, invoice_lines');
     await client.query('CHECKPOINT');
 
     const { rows } = await client.query(

@@ -11,6 +11,7 @@ import { StructuralLedgerIndex1795000010001 } from './1795000010001-StructuralLe
 import { CreditLiability1795000010002 } from './1795000010002-CreditLiability.js';
 import { SpendHolds1795000011000 } from './1795000011000-SpendHolds.js';
 import { InvoiceExpiredVoided1795000011001 } from './1795000011001-InvoiceExpiredVoided.js';
+import { PartitionUsageEvents1795000015000 } from './1795000015000-PartitionUsageEvents.js';
 
 export const migrations = [
   InitialSchema1795000000000,
@@ -25,4 +26,5 @@ export const migrations = [
   CreditLiability1795000010002,
   SpendHolds1795000011000,
   InvoiceExpiredVoided1795000011001,
+  PartitionUsageEvents1795000015000,
 ];

@@ -107,9 +107,9 @@ describe('exports', () => {
   it('streams 300k rows with the first byte at once and memory flat', async () => {
     await db.query(`
       INSERT INTO usage_events (event_id, account_id, model_id, endpoint, occurred_at, rate_card_version, input_tokens,
-        cached_input_tokens, output_tokens, cache_reported, cost, content_hash, usage, ledger_entry_id)
+        cached_input_tokens, output_tokens, cache_reported, cost, usage, ledger_entry_id)
       SELECT 'bulk-' || g, $1, 'qwen3-5-4b', '/v1/chat/completions', '2026-07-01'::timestamptz + g * interval '1 second', 1, 1000, 0, 100,
-        true, 0.000047, md5(g::text), '{"prompt_tokens":1000,"completion_tokens":100}', 0
+        true, 0.000047, '{"prompt_tokens":1000,"completion_tokens":100}', 0
       FROM generate_series(1, 300000) g`, [accounts[0]]);
     try {
       const server = api.app.getHttpServer();

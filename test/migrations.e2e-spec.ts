@@ -16,8 +16,9 @@ class ProbeIndex1795000002001 implements MigrationInterface {
     await createIndexConcurrently(q, 'usage_events_probe', 'usage_events (account_id, received_at)');
   }
 
+  // Dropping the partitioned index drops every partition's (Postgres drops no partitioned index concurrently).
   async down(q: QueryRunner): Promise<void> {
-    await q.query('DROP INDEX CONCURRENTLY IF EXISTS usage_events_probe');
+    await q.query('DROP INDEX IF EXISTS usage_events_probe');
   }
 }
 
@@ -50,6 +51,15 @@ describe('the migration runner', () => {
       const runs = await within(20_000, 'two concurrent migrate() runs', Promise.all([migrate(scratch.url, { migrations: withProbe }), migrate(scratch.url, { migrations: withProbe })]));
       expect(runs.map((r) => r.applied).sort()).toEqual([[], ['ProbeIndex1795000002001']]);
       expect(await indexState(db, 'usage_events_probe')).toEqual({ valid: true });
+      // usage_events is partitioned: every month has the index, and a month made later gets it too.
+      await db.query(`SELECT ensure_usage_event_partitions('2031-01-01', '2031-02-01')`);
+      const parts = await db.query(
+        `SELECT count(*)::int AS partitions, count(x.indexrelid)::int AS indexed FROM pg_inherits i
+         LEFT JOIN pg_index x ON x.indrelid = i.inhrelid AND pg_get_indexdef(x.indexrelid) LIKE '%(account_id, received_at)%'
+         WHERE i.inhparent = 'usage_events'::regclass`,
+      );
+      expect(parts[0].indexed).toBe(parts[0].partitions);
+      expect(parts[0].partitions).toBeGreaterThan(12);
 
       expect(await revertLastMigration(scratch.url, { migrations: withProbe })).toBe('ProbeIndex1795000002001');
       expect(await indexState(db, 'usage_events_probe')).toBeUndefined();

@@ -102,9 +102,9 @@ describe('api process', () => {
     try {
       await db.query(`
         INSERT INTO usage_events (event_id, account_id, model_id, endpoint, occurred_at, rate_card_version, input_tokens,
-          cached_input_tokens, output_tokens, cache_reported, cost, content_hash, usage, ledger_entry_id)
+          cached_input_tokens, output_tokens, cache_reported, cost, usage, ledger_entry_id)
         SELECT 'drain-' || g, 'a', 'qwen3-5-4b', '/v1/chat/completions', '2026-07-01'::timestamptz + g * interval '1 second', 1, 1, 0, 1,
-          true, 0.00000011, md5(g::text), '{}', 0
+          true, 0.00000011, '{}', 0
         FROM generate_series(1, 150000) g`);
       const child = spawn(process.execPath, ['dist/apps/api/src/main.js'], {
         env: { ...process.env, DATABASE_URL: scratch.url, PORT: '3931', LOG_LEVEL: 'warn' },

@@ -6,6 +6,7 @@ import { UsageIngestService } from './ingest/usage-ingest.service.js';
 import { WorkerRedis } from './ingest/worker-redis.js';
 import { GrantExpiryProcessor } from './processors/grant-expiry.processor.js';
 import { InvoiceScheduler } from './processors/invoice.scheduler.js';
+import { PartitionUpkeepProcessor } from './processors/partition-upkeep.processor.js';
 import { UsageProcessor } from './processors/usage.processor.js';
 import { SchemaGate } from './schema/schema-gate.js';
 
@@ -21,7 +22,7 @@ export class WorkerModule {
         LoggerModule.forRootAsync({ useFactory: () => workerLogging(config) }),
         DbModule.forRoot(config, { poolSize: 4, applicationName: 'billing-worker' }),
       ],
-      providers: [{ provide: APP_CONFIG, useValue: config }, SchemaGate, WorkerRedis, UsageIngestService, UsageProcessor, InvoiceScheduler, GrantExpiryProcessor],
+      providers: [{ provide: APP_CONFIG, useValue: config }, SchemaGate, WorkerRedis, UsageIngestService, UsageProcessor, InvoiceScheduler, GrantExpiryProcessor, PartitionUpkeepProcessor],
     };
   }
 }

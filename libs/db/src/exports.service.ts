@@ -171,6 +171,11 @@ export class CrlfRecords extends Transform {
 export class ExportsService {
   constructor(private readonly db: DataSource) {}
 
+  /** The SELECT an export runs inside COPY (its plan can be checked with EXPLAIN). */
+  static sql(kind: ExportKind, filter: ExportFilter): string {
+    return query(kind, filter);
+  }
+
   /** A stream of CSV bytes; the database connection is released when it ends or is destroyed. */
   async csv(kind: ExportKind, filter: ExportFilter, onRow?: () => void): Promise<Readable> {
     const sql = query(kind, filter);

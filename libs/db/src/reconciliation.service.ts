@@ -214,9 +214,9 @@ const CHECKS: CheckSpec[] = [
     name: 'no_event_priced_and_rejected',
     description: `no event id is both priced and rejected (rejections received in the range; not counted: conflicts, which name a priced id by design, and rejections for a reason that can pass (${REASONS_THAT_CAN_PASS.join(', ')}) followed by the pricing of the same id)`,
     totals: `SELECT '0'::text AS expected, count(DISTINCT r.event_id)::text AS actual
-      FROM rejected_events r JOIN usage_events e USING (event_id) WHERE NOT (${EXPECTED_REJECTION}) AND ${inRange('r.received_at')}`,
+      FROM rejected_events r JOIN usage_event_ids i USING (event_id) JOIN usage_events e ON e.event_id = i.event_id AND e.occurred_at = i.occurred_at WHERE NOT (${EXPECTED_REJECTION}) AND ${inRange('r.received_at')}`,
     offenders: `SELECT DISTINCT 'event' AS subject, r.event_id AS id, 'priced only' AS expected, 'priced, and rejected as ' || r.reason AS actual
-      FROM rejected_events r JOIN usage_events e USING (event_id) WHERE NOT (${EXPECTED_REJECTION}) AND ${inRange('r.received_at')}`,
+      FROM rejected_events r JOIN usage_event_ids i USING (event_id) JOIN usage_events e ON e.event_id = i.event_id AND e.occurred_at = i.occurred_at WHERE NOT (${EXPECTED_REJECTION}) AND ${inRange('r.received_at')}`,
   },
 ];
 

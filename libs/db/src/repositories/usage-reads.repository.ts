@@ -45,12 +45,15 @@ export type Granularity = 'hour' | 'day' | 'month';
 export class UsageReadsRepository {
   constructor(private readonly db: DataSource) {}
 
+  /** By its id: usage_event_ids gives its instant, so only its month's partition is read. */
   async pricedEvent(eventId: string): Promise<PricedEventRow | null> {
+    const [id]: { occurred_at: Date }[] = await this.db.query('SELECT occurred_at FROM usage_event_ids WHERE event_id = $1', [eventId]);
+    if (!id) return null;
     const rows = await this.db.query(
       `SELECT event_id, account_id, model_id, endpoint, occurred_at, rate_card_version, input_tokens, cached_input_tokens,
          output_tokens, cache_reported, cost, ledger_entry_id, hold_id, received_at
-       FROM usage_events WHERE event_id = $1`,
-      [eventId],
+       FROM usage_events WHERE occurred_at = $2 AND event_id = $1`,
+      [eventId, id.occurred_at],
     );
     return rows[0] ?? null;
   }

@@ -15,30 +15,35 @@ export interface RecordOutcome {
 /**
  * $1: the events as one JSON array of { event_id, account_id, model_id, endpoint, occurred_at,
  * rate_card_version, input_tokens, cached_input_tokens, output_tokens, cache_reported,
- * cost (a decimal string), content_hash, usage, metadata } (see pricedEventsJson); $2: the ledger reference.
- * One JSON text is much cheaper for the driver to send than fourteen escaped arrays.
+ * cost (a decimal string), content_hash, usage, metadata, hold_id? } (see pricedEventsJson); $2: the
+ * ledger reference. One JSON text is much cheaper for the driver to send than fourteen escaped arrays.
  *
- * Inserts the priced events (idempotent on event_id), debits each account once, appends one
- * ledger entry per account and upserts the hourly and monthly rollups: one statement, set-based.
- * Entry ids are drawn first so each event row names the debit that billed it.
+ * Claims each event id in usage_event_ids (idempotent: an id seen before claims nothing), inserts
+ * the claimed events into their month's partition, debits each account once, appends one ledger
+ * entry per account and upserts the hourly and monthly rollups: one statement, set-based. Entry
+ * ids are drawn first so each event row names the debit that billed it. usage and metadata go in
+ * as json, the text as received: nothing parses them into jsonb.
  */
 const recordPriced = (settleHolds: boolean) => `
 WITH input AS (
   SELECT * FROM json_to_recordset($1::json)
     AS t(event_id text, account_id text, model_id text, endpoint text, occurred_at timestamptz, rate_card_version int,
          input_tokens int, cached_input_tokens int, output_tokens int, cache_reported bool, cost numeric, content_hash text,
-         usage jsonb, metadata jsonb, hold_id text)
+         usage json, metadata json, hold_id text)
+), claimed AS (
+  INSERT INTO usage_event_ids (event_id, occurred_at, content_hash)
+  SELECT event_id, occurred_at, content_hash FROM input ORDER BY event_id
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING event_id
 ), entries AS (
-  SELECT account_id, nextval(pg_get_serial_sequence('ledger_entries', 'entry_id')) AS entry_id
+  SELECT account_id, nextval('ledger_entries_entry_id_seq'::regclass) AS entry_id
   FROM (SELECT DISTINCT account_id FROM input) accounts
 ), inserted AS (
   INSERT INTO usage_events (event_id, account_id, model_id, endpoint, occurred_at, rate_card_version, input_tokens,
-    cached_input_tokens, output_tokens, cache_reported, cost, content_hash, usage, metadata, hold_id, ledger_entry_id)
+    cached_input_tokens, output_tokens, cache_reported, cost, usage, metadata, hold_id, ledger_entry_id)
   SELECT i.event_id, i.account_id, i.model_id, i.endpoint, i.occurred_at, i.rate_card_version, i.input_tokens,
-    i.cached_input_tokens, i.output_tokens, i.cache_reported, i.cost, i.content_hash, i.usage, i.metadata, i.hold_id, e.entry_id
-  FROM input i JOIN entries e USING (account_id)
-  ORDER BY i.event_id
-  ON CONFLICT (event_id) DO NOTHING
+    i.cached_input_tokens, i.output_tokens, i.cache_reported, i.cost, i.usage, i.metadata, i.hold_id, e.entry_id
+  FROM input i JOIN claimed USING (event_id) JOIN entries e USING (account_id)
   RETURNING event_id, account_id, model_id, occurred_at, rate_card_version, input_tokens, cached_input_tokens,
     output_tokens, cost, ledger_entry_id, hold_id
 ), debits AS (
@@ -140,7 +145,7 @@ export class UsageRepository {
         const repeats = billable.filter((c) => !inserted.has(c.event.eventId));
         const stored = new Map<string, string>(
           (
-            await tx.query('SELECT event_id, content_hash FROM usage_events WHERE event_id = ANY($1::text[])', [repeats.map((c) => c.event.eventId)])
+            await tx.query('SELECT event_id, content_hash FROM usage_event_ids WHERE event_id = ANY($1::text[])', [repeats.map((c) => c.event.eventId)])
           ).map((r: { event_id: string; content_hash: string }) => [r.event_id, r.content_hash]),
         );
         for (const { event, raw } of repeats) {
@@ -175,6 +180,19 @@ export class UsageRepository {
       rejections.map(() => source),
     ]);
     return rows.map((r) => r.reason);
+  }
+
+  /**
+   * Creates the month partitions of usage_events that are missing, from this month to
+   * `monthsAhead` months ahead (moving into each any event the default partition held for it).
+   * Returns how many it created.
+   */
+  async ensurePartitions(monthsAhead: number): Promise<number> {
+    const [{ made }] = await this.db.query(
+      `SELECT ensure_usage_event_partitions(date_trunc('month', now())::date, (date_trunc('month', now()) + make_interval(months => $1 + 1))::date) AS made`,
+      [monthsAhead],
+    );
+    return made;
   }
 
   /** Records rejections outside a flush (HTTP ingest, malformed jobs); returns how many were new. */

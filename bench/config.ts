@@ -53,6 +53,8 @@ export const KNOBS = {
   reps: Math.max(1, int('BENCH_REPS', 3)),
   /** Concurrency of ceiling 2's BullMQ no-op worker. */
   noopConcurrency: Math.max(1, int('BENCH_NOOP_CONCURRENCY', 512)),
+  /** WORKER_FLUSH_LANES of the service workers (the service's default when 0). */
+  flushLanes: int('BENCH_FLUSH_LANES', 0),
   /** Worker processes for every scenario that runs the service worker. */
   workers: int('BENCH_WORKERS', 1),
   /** Settle poll interval. */

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { dropDatabase, migrate } from '@app/db';
 import { redisConnection } from '@app/queue';
+import { KNOBS } from './config.js';
 import { accountIds } from './events.js';
 
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/billing';
@@ -54,6 +55,7 @@ export class BenchContext {
       USAGE_QUEUE: queue,
       LOG_LEVEL: logLevel,
       ADMIN_API_KEY: this.adminKey,
+      ...(KNOBS.flushLanes ? { WORKER_FLUSH_LANES: String(KNOBS.flushLanes) } : {}),
       ...extra,
     };
   }

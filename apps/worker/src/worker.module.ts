@@ -20,7 +20,7 @@ export class WorkerModule {
       module: WorkerModule,
       imports: [
         LoggerModule.forRootAsync({ useFactory: () => workerLogging(config) }),
-        DbModule.forRoot(config, { poolSize: 4, applicationName: 'billing-worker' }),
+        DbModule.forRoot(config, { poolSize: config.WORKER_FLUSH_LANES + 3, applicationName: 'billing-worker' }),
       ],
       providers: [{ provide: APP_CONFIG, useValue: config }, SchemaGate, WorkerRedis, UsageIngestService, UsageProcessor, InvoiceScheduler, GrantExpiryProcessor, PartitionUpkeepProcessor],
     };

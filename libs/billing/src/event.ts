@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { resolveModel, type ModelSpec } from './catalog.js';
 import { MAX_HOLD_ID_LENGTH } from './holds.js';
-import { canonicalJson, isPlainObject, isStorableString, jsonByteLength, jsonProblem, ownField } from './json.js';
+import { canonicalJson, inspectJson, isPlainObject, isStorableString, ownField } from './json.js';
 import type { Money } from './money.js';
 import { priceTokens } from './pricing.js';
 import { priceFor, rateCardAt, type RateCardVersion } from './rate-card.js';
@@ -67,6 +67,9 @@ export interface PricedEvent {
   rateCardVersion: number;
   cost: Money;
   metadata: Record<string, unknown> | null;
+  /** usage and metadata as canonical JSON text (what is stored and hashed), written once. */
+  usageJson: string;
+  metadataJson: string | null;
   /** The spend hold this request was served under, settled when the event is priced. */
   holdId: string | null;
   /** The usage object as received. */
@@ -125,8 +128,7 @@ export function parseTimestamp(value: unknown): Date | null {
   return new Date(d.getTime() - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
 }
 
-/** sha256 hex of the canonical JSON of an event's billable content. */
-export function eventContentHash(content: {
+interface EventContent {
   eventId: string;
   accountId: string;
   model: string;
@@ -135,9 +137,16 @@ export function eventContentHash(content: {
   usage: Record<string, unknown>;
   metadata: Record<string, unknown> | null;
   holdId?: string | null;
-}): string {
+}
+
+/** sha256 hex of the canonical JSON of an event's billable content. */
+export function eventContentHash(content: EventContent): string {
   return createHash('sha256').update(eventContentJson(content), 'utf8').digest('hex');
 }
+
+/** The same, from usage and metadata already written as canonical JSON (the hot path's). */
+const contentHashOf = (content: Omit<EventContent, 'usage' | 'metadata'> & { usageJson: string; metadataJson: string | null }): string =>
+  createHash('sha256').update(contentText(content), 'utf8').digest('hex');
 
 /**
  * canonicalJson of { event_id, account_id, model, endpoint, occurred_at, usage, metadata } (and
@@ -147,12 +156,16 @@ export function eventContentHash(content: {
  * are compared with it to tell a redelivery from a conflict. A property test holds it equal to
  * canonicalJson.
  */
-export function eventContentJson(content: Parameters<typeof eventContentHash>[0]): string {
+export function eventContentJson(content: EventContent): string {
+  return contentText({ ...content, usageJson: canonicalJson(content.usage), metadataJson: content.metadata === null ? null : canonicalJson(content.metadata) });
+}
+
+function contentText(content: Omit<EventContent, 'usage' | 'metadata'> & { usageJson: string; metadataJson: string | null }): string {
   return (
     `{"account_id":${JSON.stringify(content.accountId)},"endpoint":${JSON.stringify(content.endpoint)}` +
-    `,"event_id":${JSON.stringify(content.eventId)}${content.holdId ? `,"hold_id":${JSON.stringify(content.holdId)}` : ''},"metadata":${canonicalJson(content.metadata)}` +
+    `,"event_id":${JSON.stringify(content.eventId)}${content.holdId ? `,"hold_id":${JSON.stringify(content.holdId)}` : ''},"metadata":${content.metadataJson ?? 'null'}` +
     `,"model":${JSON.stringify(content.model)},"occurred_at":"${content.occurredAt.toISOString()}"` +
-    `,"usage":${canonicalJson(content.usage)}}`
+    `,"usage":${content.usageJson}}`
   );
 }
 
@@ -229,15 +242,17 @@ function inspectUsageEvent(raw: unknown, ctx: ValidationContext, priced: boolean
 
   const rawMetadata = ownField(raw, 'metadata');
   let metadata: Record<string, unknown> | null = null;
+  let metadataJson: string | null = null;
   if (rawMetadata !== undefined && rawMetadata !== null) {
     if (!isPlainObject(rawMetadata)) return reject('invalid_metadata', 'metadata must be a JSON object or null.');
-    const problem = jsonProblem(rawMetadata);
-    if (problem) return reject('invalid_metadata', `metadata ${problem}.`);
-    const bytes = jsonByteLength(rawMetadata);
+    const inspected = inspectJson(rawMetadata);
+    if (inspected.problem !== undefined) return reject('invalid_metadata', `metadata ${inspected.problem}.`);
+    const bytes = Buffer.byteLength(inspected.text, 'utf8');
     if (bytes > MAX_METADATA_BYTES) {
       return reject('metadata_too_large', `metadata is ${bytes} bytes of JSON; at most ${MAX_METADATA_BYTES} are allowed.`);
     }
     metadata = rawMetadata;
+    metadataJson = inspected.text;
   }
 
   const rawHoldId = ownField(raw, 'hold_id');
@@ -249,13 +264,15 @@ function inspectUsageEvent(raw: unknown, ctx: ValidationContext, priced: boolean
   }
 
   const usage = ownField(raw, 'usage');
+  let usageJson = '';
   if (isPlainObject(usage)) {
-    const problem = jsonProblem(usage);
-    if (problem) return reject('invalid_usage_shape', `usage ${problem}.`);
-    const bytes = jsonByteLength(usage);
+    const inspected = inspectJson(usage);
+    if (inspected.problem !== undefined) return reject('invalid_usage_shape', `usage ${inspected.problem}.`);
+    const bytes = Buffer.byteLength(inspected.text, 'utf8');
     if (bytes > MAX_USAGE_BYTES) {
       return reject('invalid_usage_shape', `usage is ${bytes} bytes of JSON; at most ${MAX_USAGE_BYTES} are allowed.`);
     }
+    usageJson = inspected.text;
   }
   const normalized = normalizeUsage(endpoint, usage);
   if (!normalized.ok) return reject(normalized.reason, normalized.detail);
@@ -290,7 +307,9 @@ function inspectUsageEvent(raw: unknown, ctx: ValidationContext, priced: boolean
       metadata,
       holdId,
       usage: usageObject,
-      contentHash: eventContentHash({ eventId, accountId, model: model.id, endpoint, occurredAt, usage: usageObject, metadata, holdId }),
+      usageJson,
+      metadataJson,
+      contentHash: contentHashOf({ eventId, accountId, model: model.id, endpoint, occurredAt, usageJson, metadataJson, holdId }),
     },
   };
 }

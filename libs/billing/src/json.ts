@@ -48,6 +48,40 @@ export function jsonProblem(value: unknown, depth = 0): string | null {
   return `contains a value that is not JSON (${typeof value})`;
 }
 
+/**
+ * One walk instead of three (jsonProblem, canonicalJson, jsonByteLength) for the values the hot
+ * path checks and stores: the reason `value` is not plain, storable JSON, or its canonical JSON
+ * text (whose UTF-8 size is that of any JSON.stringify of it: the same tokens, keys reordered).
+ */
+export function inspectJson(value: unknown, depth = 0): { problem: string; text?: never } | { text: string; problem?: never } {
+  if (value === null || typeof value === 'boolean') return { text: value === null ? 'null' : String(value) };
+  if (typeof value === 'number') return Number.isFinite(value) ? { text: JSON.stringify(value) } : { problem: 'contains a non-finite number' };
+  if (typeof value === 'string') return isStorableString(value) ? { text: JSON.stringify(value) } : { problem: 'contains a NUL character or an unpaired surrogate' };
+  if (depth >= MAX_JSON_DEPTH) return { problem: `is nested more than ${MAX_JSON_DEPTH} levels deep` };
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let i = 0; i < value.length; i++) {
+      const item = inspectJson(value[i], depth + 1);
+      if (item.problem !== undefined) return item;
+      text += (i ? ',' : '') + item.text;
+    }
+    return { text: `${text}]` };
+  }
+  if (isPlainObject(value)) {
+    let text = '{';
+    let first = true;
+    for (const key of Object.keys(value).sort()) {
+      if (!isStorableString(key)) return { problem: 'contains a key with a NUL character or an unpaired surrogate' };
+      const item = inspectJson(value[key], depth + 1);
+      if (item.problem !== undefined) return item;
+      text += `${first ? '' : ','}${JSON.stringify(key)}:${item.text}`;
+      first = false;
+    }
+    return { text: `${text}}` };
+  }
+  return { problem: `contains a value that is not JSON (${typeof value})` };
+}
+
 /** Size of the JSON text of `value` in UTF-8 bytes. */
 export function jsonByteLength(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value) ?? 'null', 'utf8');

@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       TRUST_PROXY: 'loopback',
       WORKER_LOCK_DURATION_MS: 30000,
       WORKER_STALLED_INTERVAL_MS: 30000,
+      WORKER_FLUSH_LANES: 2,
       GRANT_EXPIRY_INTERVAL_MS: 5000,
       PORTAL_FRAME_ANCESTORS: "'none'",
     });

@@ -107,6 +107,12 @@ const schema = z.object({
   WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
   /** How often workers look for jobs whose lock expired (stalled), to hand them out again. */
   WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),
+  /**
+   * Flushes a worker keeps in the database at once: each account belongs to one lane, and each
+   * lane commits its own flushes, so on a machine with cores to spare the lanes' transactions run
+   * side by side (they never lock the same account).
+   */
+  WORKER_FLUSH_LANES: z.coerce.number().int().min(1).max(16).default(2),
   /** How often each worker looks for grants whose expires_at has come (they expire within this, plus the run). */
   GRANT_EXPIRY_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   /** Who may frame the customer portal (CSP frame-ancestors of /portal): 'none', or the provider's own origins. */

@@ -2,10 +2,10 @@ import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnAppl
 import { Job, Worker } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '@app/config';
-import { GroupCommit } from '@app/db';
 import { BulkJobs, type KeepJobs, redisConnection, type TakenJob, USAGE_JOB } from '@app/queue';
 import { type FlushResult, type PreparedJob, UsageIngestService } from '../ingest/usage-ingest.service.js';
 import { WorkerRedis } from '../ingest/worker-redis.js';
+import { FlushLanes } from './flush-lanes.js';
 
 /**
  * Jobs BullMQ's Worker runs at once. Batch jobs carry up to 1000 events each, so a few keep a
@@ -33,7 +33,7 @@ const CLOSE_GRACE_MS = 10_000;
 export class UsageProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('UsageProcessor');
   private worker?: Worker;
-  private readonly group: GroupCommit<PreparedJob, FlushResult | Error>;
+  private readonly lanes: FlushLanes;
   private readonly admission = new Admission(MAX_PENDING_EVENTS);
   private readonly bulk: BulkJobs;
   /** Bulk-taken jobs by lock token, until completed: their locks are renewed, shutdown waits for them. */
@@ -50,7 +50,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
     redis: WorkerRedis,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
-    this.group = new GroupCommit((jobs) => this.flush(jobs), MAX_FLUSH_EVENTS);
+    this.lanes = new FlushLanes(config.WORKER_FLUSH_LANES, (jobs) => this.flush(jobs), MAX_FLUSH_EVENTS);
     this.bulk = new BulkJobs(redis.client, config.QUEUE_PREFIX, config.USAGE_QUEUE, USAGE_JOB);
   }
 
@@ -98,7 +98,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
     await this.admission.enter(weight);
     try {
       const prepared = await this.ingest.prepare({ id: job.id ?? '', name: job.name, data: job.data });
-      const result = await this.group.submit(prepared, prepared.events);
+      const result = await this.lanes.submit(prepared);
       if (result instanceof Error) throw result;
       return result;
     } finally {
@@ -151,7 +151,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
   private async settleTaken(jobs: readonly TakenJob[], token: string): Promise<void> {
     const events = jobs.map((job) => parseJobData(job.data));
     const prepared = await this.ingest.prepareEvents(`${jobs[0].id}+${jobs.length - 1}`, events, jobs.length);
-    const result = await this.group.submit(prepared, prepared.events);
+    const result = await this.lanes.submit(prepared);
     if (result instanceof Error) {
       // Not an event problem (those are recorded rejections): fail each job as BullMQ's worker would.
       for (const taken of jobs) {

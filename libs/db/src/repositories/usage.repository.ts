@@ -201,25 +201,21 @@ export class UsageRepository {
   }
 }
 
-/** RECORD_PRICED's $1. Costs travel as decimal strings, so nothing passes through a float. */
+/**
+ * RECORD_PRICED's $1, written as text directly (no object per event to build and stringify): ids
+ * and names through JSON.stringify (escaping), usage and metadata as the canonical JSON validation
+ * already wrote, costs as decimal strings, so nothing passes through a float.
+ */
 export function pricedEventsJson(events: PricedEvent[]): string {
-  return JSON.stringify(
-    events.map((e) => ({
-      event_id: e.eventId,
-      account_id: e.accountId,
-      model_id: e.model,
-      endpoint: e.endpoint,
-      occurred_at: e.occurredAt.toISOString(),
-      rate_card_version: e.rateCardVersion,
-      input_tokens: e.tokens.input,
-      cached_input_tokens: e.tokens.cachedInput,
-      output_tokens: e.tokens.output,
-      cache_reported: e.cacheReported,
-      cost: e.cost.toFixed(),
-      content_hash: e.contentHash,
-      usage: e.usage,
-      metadata: e.metadata,
-      ...(e.holdId ? { hold_id: e.holdId } : {}),
-    })),
-  );
+  let out = '[';
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    out +=
+      `${i ? ',' : ''}{"event_id":${JSON.stringify(e.eventId)},"account_id":${JSON.stringify(e.accountId)},"model_id":${JSON.stringify(e.model)}` +
+      `,"endpoint":${JSON.stringify(e.endpoint)},"occurred_at":"${e.occurredAt.toISOString()}","rate_card_version":${e.rateCardVersion}` +
+      `,"input_tokens":${e.tokens.input},"cached_input_tokens":${e.tokens.cachedInput},"output_tokens":${e.tokens.output}` +
+      `,"cache_reported":${e.cacheReported},"cost":"${e.cost.toFixed()}","content_hash":"${e.contentHash}"` +
+      `,"usage":${e.usageJson},"metadata":${e.metadataJson ?? 'null'}${e.holdId ? `,"hold_id":${JSON.stringify(e.holdId)}` : ''}}`;
+  }
+  return `${out}]`;
 }

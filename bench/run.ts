@@ -73,6 +73,9 @@ interface Results {
   sqlCeiling?: Series<ThroughputResult & { transactions: number }>;
   noopCeiling?: Series<ThroughputResult>;
   a?: Series<QueueRunResult>;
+  /** (a) and (b) with the jobs added while the worker runs (the gateway's way): what the floor ratios use. */
+  aArrival?: Series<QueueRunResult>;
+  bArrival?: Series<QueueRunResult>;
   e?: QueueRunResult;
   b?: Series<QueueRunResult>;
   c?: Series<HttpRunResult>;
@@ -122,12 +125,18 @@ function tableRows(r: Results): Row[] {
   if (r.a) {
     const x = ratio(r.a.median.eventsPerSecond, sql);
     out.push({ scenario: '(a) usage-batch jobs of 1000 -> exact balances', result: fmtRate(r.a.median.eventsPerSecond) + star(r.a), ceiling: sql ? fmtRate(sql) : 'n/a', ratio: fmtRatio(x), target: `>= ${TARGETS.batchRatio} x ceiling 1`, pass: x >= TARGETS.batchRatio });
-    if (floor) floorRow('(a)', r.a.median.eventsPerSecond, TARGETS.floorBatchRatio);
+    if (r.aArrival) {
+      out.push({ scenario: '(a) the same jobs added while the worker runs', result: fmtRate(r.aArrival.median.eventsPerSecond) + star(r.aArrival), ceiling: sql ? fmtRate(sql) : 'n/a', ratio: fmtRatio(ratio(r.aArrival.median.eventsPerSecond, sql)), target: '', pass: null });
+      if (floor) floorRow('(a), jobs arriving,', r.aArrival.median.eventsPerSecond, TARGETS.floorBatchRatio);
+    }
   }
   if (r.b) {
     const x = ratio(r.b.median.eventsPerSecond, noop);
     out.push({ scenario: '(b) one usage job per event -> exact balances', result: fmtRate(r.b.median.eventsPerSecond) + star(r.b), ceiling: noop ? fmtRate(noop) : 'n/a', ratio: fmtRatio(x), target: `>= ${TARGETS.singleRatio} x ceiling 2`, pass: x >= TARGETS.singleRatio });
-    if (floor) floorRow('(b)', r.b.median.eventsPerSecond, TARGETS.floorSingleRatio);
+    if (r.bArrival) {
+      out.push({ scenario: '(b) the same jobs added while the worker runs', result: fmtRate(r.bArrival.median.eventsPerSecond) + star(r.bArrival), ceiling: noop ? fmtRate(noop) : 'n/a', ratio: fmtRatio(ratio(r.bArrival.median.eventsPerSecond, noop)), target: '', pass: null });
+      if (floor) floorRow('(b), jobs arriving,', r.bArrival.median.eventsPerSecond, TARGETS.floorSingleRatio);
+    }
   }
   if (r.c) {
     const c = r.c.median;
@@ -206,7 +215,7 @@ function markdown(opts: { table: string; system: Record<string, unknown>; result
   const flush = (x?: ThroughputResult) =>
     x?.flushes ? ` Worker flushes (median run): ${x.flushes.flushes}, mean ${x.flushes.meanJobs} jobs / ${x.flushes.meanEvents} events each, p50 ${x.flushes.msP50} ms, p99 ${x.flushes.msP99} ms, max ${x.flushes.msMax} ms, ${fmtMs(x.flushes.msTotal)} in total; the first flush (${x.flushes.first.jobs} jobs) took ${x.flushes.first.ms} ms.` : '';
   const anyDisturbed =
-    [r.floor, r.sqlCeiling, r.noopCeiling, r.a, r.b, r.c, r.invoices?.small, r.invoices?.large, r.exports, r.portal].some((x) => x?.disturbed) || disturbed(r.d?.window) || disturbed(r.e?.window);
+    [r.floor, r.sqlCeiling, r.noopCeiling, r.a, r.aArrival, r.b, r.bArrival, r.c, r.invoices?.small, r.invoices?.large, r.exports, r.portal].some((x) => x?.disturbed) || disturbed(r.d?.window) || disturbed(r.e?.window);
   const month = (d: MonthData) =>
     `${d.events.toLocaleString('en-US')} events in ${d.period} over ${d.accounts} accounts, ${d.rollups.toLocaleString('en-US')} hourly rollups, ${d.ledgerEntries.toLocaleString('en-US')} ledger entries, usage_events ${d.eventsTableMB} MB with indexes, written by SQL in ${fmtS(d.buildMs)}`;
   const invoiceRuns = (x: InvoiceSizeResult) =>
@@ -230,6 +239,8 @@ function markdown(opts: { table: string; system: Record<string, unknown>; result
     r.sqlCeiling ? `- Ceiling 1: ${r.sqlCeiling.median.events.toLocaleString('en-US')} events in ${r.sqlCeiling.median.transactions} transactions of ${SIZES.batchSize}: the worker's RECORD_PRICED statement (insert ON CONFLICT DO NOTHING, one UPDATE per account, one ledger entry per account, rollup upsert) on one connection from the bench, prices computed beforehand. ${reps(r.sqlCeiling)}.` : '',
     r.noopCeiling ? `- Ceiling 2: ${r.noopCeiling.median.events.toLocaleString('en-US')} single-event jobs added to a paused queue (addBulk, ${SIZES.addBulkJobs} per call), then a BullMQ Worker in a child process with a no-op processor, concurrency ${KNOBS.noopConcurrency} and the service worker's stalled and retention options; clock from queue resume to the last completion. ${reps(r.noopCeiling)}.` : '',
     r.a ? `- (a): the same ${r.a.median.events.toLocaleString('en-US')} events as ceiling 1, as ${r.a.median.events / SIZES.batchSize} usage-batch jobs added to a paused queue first (addBulk, ${SIZES.addBulkBatchJobs} jobs per call, ${fmtMs(r.a.median.enqueueMs ?? 0)}, not timed); worker started; clock from queue resume until settled. ${reps(r.a)}.${flush(r.a.median)}` : '',
+    r.aArrival ? `- (a), jobs arriving: the same jobs, none queued before the clock starts; the worker started, then addBulk (${SIZES.addBulkBatchJobs} jobs per call, one call after another) while it runs; clock from the first add until settled (the adds took ${fmtMs(r.aArrival.median.enqueueMs ?? 0)} of it). The floor ratio is of this figure. ${reps(r.aArrival)}.${flush(r.aArrival.median)}` : '',
+    r.bArrival ? `- (b), jobs arriving: likewise for the single-event jobs (${SIZES.addBulkJobs} per addBulk call; the adds took ${fmtMs(r.bArrival.median.enqueueMs ?? 0)}). The floor ratio is of this figure. ${reps(r.bArrival)}.${flush(r.bArrival.median)}` : '',
     r.b ? `- (b): ${r.b.median.events.toLocaleString('en-US')} single-event usage jobs, enqueued as for ceiling 2 (${fmtMs(r.b.median.enqueueMs ?? 0)}, not timed); clock from resume until settled. ${reps(r.b)}.${flush(r.b.median)}` : '',
     r.c ? `- (c): ${r.c.median.events.toLocaleString('en-US')} events in ${r.c.median.requests} POST /v1/usage-events requests, ${r.c.median.inFlight} in flight, API and worker running; clock from the first request until settled. Median run: all 202 after ${fmtMs(r.c.median.acceptedMs)} (${fmtRate(r.c.median.acceptedEventsPerSecond)} accepted; request p50 ${fmtMs(r.c.median.requestMs.p50)}, p99 ${fmtMs(r.c.median.requestMs.p99)}). ${reps(r.c)}.${flush(r.c.median)}` : '',
     r.d ? `- (d): ${r.d.count} sequential single-event usage jobs on an idle worker (after ${r.d.warmup.length} warm-up samples: ${r.d.warmup.map((x) => fmtMs(x)).join(', ')}), clock from before queue.add until a balance query (every ~${r.d.pollMs} ms) shows the event; ${r.d.pauseMs} ms pause between samples. Max ${fmtMs(r.d.max)}.` : '',
@@ -279,6 +290,7 @@ try {
   const floorRuns: (ThroughputResult & { transactions: number })[] = [];
   const sqlRuns: (ThroughputResult & { transactions: number })[] = [];
   const aRuns: QueueRunResult[] = [];
+  const aArrivalRuns: QueueRunResult[] = [];
   for (let rep = 1; rep <= KNOBS.reps && (want('floor') || want('sql') || want('a')); rep++) {
     if (want('floor')) {
       floorRuns.push(await floorCeiling(h, batchSet));
@@ -291,11 +303,14 @@ try {
     if (want('a')) {
       aRuns.push(await queueScenario(h, batchSet, { queue: `bench-a${rep}`, jobs: 'batch' }));
       say(`(a) usage-batch run ${rep}`, aRuns.at(-1)!, `; enqueue ${fmtMs(aRuns.at(-1)!.enqueueMs ?? 0)}`);
+      aArrivalRuns.push(await queueScenario(h, batchSet, { queue: `bench-aa${rep}`, jobs: 'batch', arrival: true }));
+      say(`(a) usage-batch, arriving, run ${rep}`, aArrivalRuns.at(-1)!, `; all added after ${fmtMs(aArrivalRuns.at(-1)!.enqueueMs ?? 0)}`);
     }
   }
   if (floorRuns.length) results.floor = series(floorRuns);
   if (sqlRuns.length) results.sqlCeiling = series(sqlRuns);
   if (aRuns.length) results.a = series(aRuns);
+  if (aArrivalRuns.length) results.aArrival = series(aArrivalRuns);
 
   if (want('e')) {
     results.e = await queueScenario(h, batchSet, { queue: 'bench-ae', jobs: 'batch', withReads: true });
@@ -304,6 +319,7 @@ try {
 
   const noopRuns: ThroughputResult[] = [];
   const bRuns: QueueRunResult[] = [];
+  const bArrivalRuns: QueueRunResult[] = [];
   for (let rep = 1; rep <= KNOBS.reps && (want('noop') || want('b')); rep++) {
     if (want('noop')) {
       noopRuns.push(await bullmqNoopCeiling(h, singleSet, rep));
@@ -312,10 +328,13 @@ try {
     if (want('b')) {
       bRuns.push(await queueScenario(h, singleSet, { queue: `bench-b${rep}`, jobs: 'single' }));
       say(`(b) one job per event run ${rep}`, bRuns.at(-1)!, `; enqueue ${fmtMs(bRuns.at(-1)!.enqueueMs ?? 0)}`);
+      bArrivalRuns.push(await queueScenario(h, singleSet, { queue: `bench-ba${rep}`, jobs: 'single', arrival: true }));
+      say(`(b) one job per event, arriving, run ${rep}`, bArrivalRuns.at(-1)!, `; all added after ${fmtMs(bArrivalRuns.at(-1)!.enqueueMs ?? 0)}`);
     }
   }
   if (noopRuns.length) results.noopCeiling = series(noopRuns);
   if (bRuns.length) results.b = series(bRuns);
+  if (bArrivalRuns.length) results.bArrival = series(bArrivalRuns);
 
   const cRuns: HttpRunResult[] = [];
   for (let rep = 1; rep <= KNOBS.reps && want('c'); rep++) {

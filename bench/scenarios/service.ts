@@ -14,26 +14,36 @@ export interface QueueRunOptions {
   jobs: 'batch' | 'single';
   /** Scenario (e): run the API and a balance reader while the worker drains the queue. */
   withReads?: boolean;
+  /**
+   * As a gateway loads the service: nothing is queued before the clock starts; the jobs are added
+   * (addBulk, one call after another, faster than the worker takes them) while it runs, and the
+   * clock runs from the first add until settled.
+   */
+  arrival?: boolean;
 }
 
 export interface QueueRunResult extends ThroughputResult {
   reads?: LatencySummary & { errors: number; pauseMs: number };
+  /** Jobs added while the worker ran (enqueueMs: until the last add returned, inside the clock). */
+  arrival?: boolean;
 }
 
 /**
  * Scenarios (a), (b) and (e): every job is put on a paused queue first (addBulk), the worker
  * process(es) started and connected, then the queue is resumed and the clock runs until every
- * balance is exact and usage_events holds every event.
+ * balance is exact and usage_events holds every event. With `arrival`, the jobs are added only
+ * once the clock runs, while the worker takes them.
  */
 export async function queueScenario(h: Harness, set: EventSet, opts: QueueRunOptions): Promise<QueueRunResult> {
   await h.ctx.resetData(SIZES.accounts);
   await h.settler.expect(set.expected, set.events.length);
   const queue = h.ctx.queue(opts.queue);
-  const jobs =
+  const jobs: { name: string; data: unknown }[] =
     opts.jobs === 'batch'
       ? chunk(set.events, SIZES.batchSize).map((events) => ({ name: USAGE_BATCH_JOB, data: { events } }))
       : set.events.map((event) => ({ name: USAGE_JOB, data: event }));
-  const enqueueMs = await enqueuePaused(queue, jobs, opts.jobs === 'batch' ? SIZES.addBulkBatchJobs : SIZES.addBulkJobs);
+  const perCall = opts.jobs === 'batch' ? SIZES.addBulkBatchJobs : SIZES.addBulkJobs;
+  const enqueueMs = opts.arrival ? undefined : await enqueuePaused(queue, jobs, perCall);
 
   const env = h.ctx.serviceEnv(queue.name, KNOBS.logLevel);
   const children: Child[] = [];
@@ -48,7 +58,16 @@ export async function queueScenario(h: Harness, set: EventSet, opts: QueueRunOpt
     }
 
     const clock = await startClock(h);
-    await queue.resume();
+    let addedMs: number | undefined;
+    if (opts.arrival) {
+      // Added while the worker runs, one addBulk after another; the adds are timed too.
+      void (async () => {
+        for (const group of chunk(jobs, perCall)) await queue.addBulk(group);
+        addedMs = performance.now() - clock.started;
+      })();
+    } else {
+      await queue.resume();
+    }
     reader?.start();
     const settled = await h.settler.waitSettled({ pollMs: KNOBS.settlePollMs, timeoutMs: KNOBS.scenarioTimeoutMs });
     const { ms, window } = clock.stop(settled);
@@ -60,7 +79,8 @@ export async function queueScenario(h: Harness, set: EventSet, opts: QueueRunOpt
       events: set.events.length,
       ms,
       eventsPerSecond: perSecond(set.events.length, ms),
-      enqueueMs,
+      enqueueMs: enqueueMs ?? addedMs,
+      arrival: opts.arrival ?? false,
       verified,
       flushes: summarizeFlushes(workers),
       workers: workers.length,

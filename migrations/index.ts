@@ -12,6 +12,7 @@ import { CreditLiability1795000010002 } from './1795000010002-CreditLiability.js
 import { SpendHolds1795000011000 } from './1795000011000-SpendHolds.js';
 import { InvoiceExpiredVoided1795000011001 } from './1795000011001-InvoiceExpiredVoided.js';
 import { PartitionUsageEvents1795000015000 } from './1795000015000-PartitionUsageEvents.js';
+import { PartialIdempotencyIndex1795000015001 } from './1795000015001-PartialIdempotencyIndex.js';
 
 export const migrations = [
   InitialSchema1795000000000,
@@ -27,4 +28,5 @@ export const migrations = [
   SpendHolds1795000011000,
   InvoiceExpiredVoided1795000011001,
   PartitionUsageEvents1795000015000,
+  PartialIdempotencyIndex1795000015001,
 ];

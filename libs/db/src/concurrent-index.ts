@@ -7,7 +7,8 @@ const PLAIN_NAME = /^[a-z_][a-z0-9_]*$/;
  * writes to a big table (usage_events, ledger_entries, usage_rollups) go on while it builds. A
  * concurrent build that was interrupted leaves the index behind, invalid, and the migration is not
  * recorded: run again, this drops that leftover and builds it anew; a valid index is left alone.
- * `on` is the table and columns, e.g. `usage_events (occurred_at, event_id)`.
+ * `on` is the table and columns, e.g. `usage_events (occurred_at, event_id)`, with a WHERE clause
+ * for a partial index.
  *
  * On a partitioned table (usage_events) Postgres builds no index concurrently: the index is made
  * on the parent alone (ON ONLY, invalid until every partition has one), then concurrently on each
@@ -15,7 +16,8 @@ const PLAIN_NAME = /^[a-z_][a-z0-9_]*$/;
  */
 export async function createIndexConcurrently(q: QueryRunner, name: string, on: string, options: { unique?: boolean } = {}): Promise<void> {
   if (!PLAIN_NAME.test(name)) throw new Error(`index name ${JSON.stringify(name)} is not a plain SQL name`);
-  const match = /^\s*([a-z_][a-z0-9_]*)\s*(\(.*\))\s*$/s.exec(on);
+  // The table, then its columns (and a WHERE clause, for a partial index).
+  const match = /^\s*([a-z_][a-z0-9_]*)\s*(\(.*)$/s.exec(on);
   if (!match) throw new Error(`"${on}" is not a table and its columns, such as usage_events (occurred_at, event_id)`);
   const [, table, columns] = match;
   const unique = options.unique ? 'UNIQUE ' : '';

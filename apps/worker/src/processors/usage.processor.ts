@@ -18,8 +18,11 @@ export const TAKE_JOBS = 500;
 const KEEP_COMPLETED: KeepJobs = { count: 10_000, ageSeconds: 3_600 };
 /** Most events written by one transaction. */
 export const MAX_FLUSH_EVENTS = 5_000;
-/** Most events taken, validated and waiting for a flush at once; more jobs wait their turn. */
-export const MAX_PENDING_EVENTS = 2 * MAX_FLUSH_EVENTS;
+/**
+ * Most events taken, validated and waiting for a flush at once, per flush lane: one flush's worth
+ * in the database and one being prepared behind it. More jobs wait their turn.
+ */
+export const PENDING_EVENTS_PER_LANE = 2 * MAX_FLUSH_EVENTS;
 /** How long shutdown waits for jobs in flight before leaving them to be redelivered. */
 const CLOSE_GRACE_MS = 10_000;
 
@@ -34,7 +37,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
   private readonly logger = new Logger('UsageProcessor');
   private worker?: Worker;
   private readonly lanes: FlushLanes;
-  private readonly admission = new Admission(MAX_PENDING_EVENTS);
+  private readonly admission: Admission;
   private readonly bulk: BulkJobs;
   /** Bulk-taken jobs by lock token, until completed: their locks are renewed, shutdown waits for them. */
   private readonly inFlight = new Map<string, { jobs: readonly TakenJob[]; settled: Promise<void> }>();
@@ -51,6 +54,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.lanes = new FlushLanes(config.WORKER_FLUSH_LANES, (jobs) => this.flush(jobs), MAX_FLUSH_EVENTS);
+    this.admission = new Admission(config.WORKER_FLUSH_LANES * PENDING_EVENTS_PER_LANE);
     this.bulk = new BulkJobs(redis.client, config.QUEUE_PREFIX, config.USAGE_QUEUE, USAGE_JOB);
   }
 

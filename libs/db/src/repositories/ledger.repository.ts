@@ -65,7 +65,7 @@ export class LedgerRepository {
          ), entry AS (
            INSERT INTO ledger_entries (account_id, kind, credit_kind, amount, balance_after, reference, idempotency_key, request_hash)
            SELECT $1, $3, $4, $2::numeric, balance.balance, $5, $6, $7 FROM balance
-           ON CONFLICT (account_id, idempotency_key) DO NOTHING
+           ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
            RETURNING ${COLUMNS}
          ), grant_row AS (
            INSERT INTO grants (grant_id, account_id, entry_id, credit_kind, amount, priority, expires_at, created_at)

@@ -3,7 +3,7 @@ import { Job, Worker } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { GroupCommit } from '@app/db';
-import { BulkJobs, type KeepJobs, redisConnection, type TakenJob, USAGE_JOB } from '@app/queue';
+import { BulkJobs, type KeepJobs, type TakenJob, USAGE_JOB } from '@app/queue';
 import { type FlushResult, type PreparedJob, UsageIngestService } from '../ingest/usage-ingest.service.js';
 import { WorkerRedis } from '../ingest/worker-redis.js';
 
@@ -47,7 +47,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
 
   constructor(
     private readonly ingest: UsageIngestService,
-    redis: WorkerRedis,
+    private readonly redis: WorkerRedis,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.group = new GroupCommit((jobs) => this.flush(jobs), MAX_FLUSH_EVENTS);
@@ -56,7 +56,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
 
   onApplicationBootstrap(): void {
     this.worker = new Worker(this.config.USAGE_QUEUE, (job) => this.process(job), {
-      connection: redisConnection(this.config.REDIS_URL),
+      connection: this.redis.client,
       prefix: this.config.QUEUE_PREFIX,
       concurrency: WORKER_CONCURRENCY,
       // A killed worker's jobs come back after their lock expires; keep redelivering them.

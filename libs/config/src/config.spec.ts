@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       WORKER_LOCK_DURATION_MS: 30000,
       WORKER_STALLED_INTERVAL_MS: 30000,
       GRANT_EXPIRY_INTERVAL_MS: 5000,
+      WORKER_BULK_TAKE: true,
       PORTAL_FRAME_ANCESTORS: "'none'",
     });
   });
@@ -180,6 +181,19 @@ describe('REDIS_URL of a Redis Cluster', () => {
     ['http+cluster://h:7000', 'must be a redis:// or rediss:// URL, or redis+cluster:// (rediss+cluster://) with the nodes of a Redis Cluster'],
   ])('refuses %s in one line', (url, message) => {
     expect(() => loadConfig({ ...cluster, REDIS_URL: url })).toThrow(`Invalid configuration: REDIS_URL ${message}`);
+  });
+});
+
+describe('WORKER_BULK_TAKE', () => {
+  it.each([
+    ['on', true],
+    ['off', false],
+  ])('reads %s', (value, expected) => {
+    expect(loadConfig({ ...valid, WORKER_BULK_TAKE: value }).WORKER_BULK_TAKE).toBe(expected);
+  });
+
+  it('refuses anything else in one line', () => {
+    expect(() => loadConfig({ ...valid, WORKER_BULK_TAKE: 'false' })).toThrow('Invalid configuration: WORKER_BULK_TAKE must be on or off');
   });
 });
 

@@ -99,6 +99,12 @@ const schema = z.object({
   WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
   /** How often workers look for jobs whose lock expired (stalled), to hand them out again. */
   WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),
+  /**
+   * on: single-event usage jobs are also taken off the queue many at a time by the worker's own
+   * scripts (libs/queue/src/bulk-jobs.ts); off: BullMQ's Worker takes every job, so BullMQ can be
+   * upgraded without those scripts.
+   */
+  WORKER_BULK_TAKE: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on').transform((value) => value === 'on'),
   /** How often each worker looks for grants whose expires_at has come (they expire within this, plus the run). */
   GRANT_EXPIRY_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   /** Who may frame the customer portal (CSP frame-ancestors of /portal): 'none', or the provider's own origins. */

@@ -14,6 +14,8 @@ import { WorkerRedis } from '../ingest/worker-redis.js';
 export const WORKER_CONCURRENCY = 32;
 /** Single-event jobs taken off the wait list in one Redis call. */
 export const TAKE_JOBS = 500;
+/** BullMQ's Worker writes it on each job it takes (`processedBy`); the bulk taker writes none. */
+export const WORKER_NAME = 'billing-worker';
 /** What the worker keeps of completed jobs (BullMQ's removeOnComplete), for the bulk taker too. */
 const KEEP_COMPLETED: KeepJobs = { count: 10_000, ageSeconds: 3_600 };
 /** Most events written by one transaction. */
@@ -27,7 +29,8 @@ const CLOSE_GRACE_MS = 10_000;
  * Consumes USAGE_QUEUE. A job is acknowledged only after the transaction holding its events has
  * committed; a crash before that leaves it to be redelivered, and redelivery changes nothing.
  * Shutdown drains before any connection closes (Nest closes the database pool and Redis in the
- * next phase, onApplicationShutdown).
+ * next phase, onApplicationShutdown). With WORKER_BULK_TAKE=off there is no bulk taker: BullMQ's
+ * Worker takes every job, one script per job, and nothing here touches BullMQ's keys directly.
  */
 @Injectable()
 export class UsageProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -35,7 +38,8 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
   private worker?: Worker;
   private readonly group: GroupCommit<PreparedJob, FlushResult | Error>;
   private readonly admission = new Admission(MAX_PENDING_EVENTS);
-  private readonly bulk: BulkJobs;
+  /** The bulk taker; absent with WORKER_BULK_TAKE=off. */
+  private readonly bulk?: BulkJobs;
   /** Bulk-taken jobs by lock token, until completed: their locks are renewed, shutdown waits for them. */
   private readonly inFlight = new Map<string, { jobs: readonly TakenJob[]; settled: Promise<void> }>();
   private lockRenewal?: NodeJS.Timeout;
@@ -51,13 +55,14 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.group = new GroupCommit((jobs) => this.flush(jobs), MAX_FLUSH_EVENTS);
-    this.bulk = new BulkJobs(redis.client, config.QUEUE_PREFIX, config.USAGE_QUEUE, USAGE_JOB);
+    if (config.WORKER_BULK_TAKE) this.bulk = new BulkJobs(redis.client, config.QUEUE_PREFIX, config.USAGE_QUEUE, USAGE_JOB);
   }
 
   onApplicationBootstrap(): void {
     this.worker = new Worker(this.config.USAGE_QUEUE, (job) => this.process(job), {
       connection: this.redis.client,
       prefix: this.config.QUEUE_PREFIX,
+      name: WORKER_NAME,
       concurrency: WORKER_CONCURRENCY,
       // A killed worker's jobs come back after their lock expires; keep redelivering them.
       lockDuration: this.config.WORKER_LOCK_DURATION_MS,
@@ -66,7 +71,9 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
       removeOnComplete: { age: KEEP_COMPLETED.ageSeconds, count: KEEP_COMPLETED.count },
       removeOnFail: { age: 7 * 86_400 },
     });
-    this.lockRenewal = setInterval(() => this.renewLocks(), this.config.WORKER_LOCK_DURATION_MS / 2);
+    const bulk = this.bulk;
+    if (bulk) this.lockRenewal = setInterval(() => this.renewLocks(bulk), this.config.WORKER_LOCK_DURATION_MS / 2);
+    else this.logger.log("bulk taker off (WORKER_BULK_TAKE=off): BullMQ's Worker takes every job");
     this.worker.on('error', (error) => this.logger.warn(`queue connection: ${error.message}`));
     this.worker.on('failed', (job, error) => this.logger.error(`job ${job?.id} (${job?.name}) failed: ${error.message}`));
     this.worker.on('stalled', (jobId) => this.logger.warn(`job ${jobId} stalled (its worker died or hung): handed out again`));
@@ -93,7 +100,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
 
   private async process(job: Job): Promise<FlushResult> {
     // A job handed out means the queue has work: take what waits behind it in bulk.
-    this.takeWaiting();
+    if (this.bulk) this.takeWaiting(this.bulk);
     const weight = Math.max(1, Math.min(MAX_FLUSH_EVENTS, Array.isArray(job.data?.events) ? job.data.events.length : 1));
     await this.admission.enter(weight);
     try {
@@ -111,7 +118,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
    * Each bulk is validated as one, joins the next flush, and is completed in one call after the
    * commit. Runs once at a time; a call while it runs makes it look again before it stops.
    */
-  private takeWaiting(): void {
+  private takeWaiting(bulk: BulkJobs): void {
     if (this.stopping) return;
     if (this.taking) {
       this.takeAgain = true;
@@ -124,7 +131,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
         const token = randomUUID();
         let jobs: TakenJob[] = [];
         try {
-          if (!this.stopping) jobs = await this.bulk.take(TAKE_JOBS, token, this.config.WORKER_LOCK_DURATION_MS);
+          if (!this.stopping) jobs = await bulk.take(TAKE_JOBS, token, this.config.WORKER_LOCK_DURATION_MS);
         } catch (error) {
           this.logger.warn(`bulk take failed (${(error as Error).message}); BullMQ's worker goes on taking jobs one by one`);
         }
@@ -134,7 +141,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
           this.takeAgain = false;
           continue;
         }
-        const settled = this.settleTaken(jobs, token)
+        const settled = this.settleTaken(bulk, jobs, token)
           .catch((error: Error) => this.logger.error(`${jobs.length} bulk-taken jobs left to be redelivered: ${error.message}`))
           .finally(() => {
             this.inFlight.delete(token);
@@ -148,7 +155,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
     });
   }
 
-  private async settleTaken(jobs: readonly TakenJob[], token: string): Promise<void> {
+  private async settleTaken(bulk: BulkJobs, jobs: readonly TakenJob[], token: string): Promise<void> {
     const events = jobs.map((job) => parseJobData(job.data));
     const prepared = await this.ingest.prepareEvents(`${jobs[0].id}+${jobs.length - 1}`, events, jobs.length);
     const result = await this.group.submit(prepared, prepared.events);
@@ -163,7 +170,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
     const value = JSON.stringify(result);
     for (let attempt = 1; ; attempt++) {
       try {
-        const { notHeld } = await this.bulk.complete(jobs, token, value, KEEP_COMPLETED);
+        const { notHeld } = await bulk.complete(jobs, token, value, KEEP_COMPLETED);
         if (notHeld) this.logger.warn(`${notHeld} bulk-taken jobs were handed out again before completion (lock expired); their redelivery is a duplicate`);
         return;
       } catch (error) {
@@ -175,9 +182,9 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
-  private renewLocks(): void {
+  private renewLocks(bulk: BulkJobs): void {
     for (const [token, { jobs }] of this.inFlight) {
-      this.bulk
+      bulk
         .extend(jobs.map((j) => j.id), token, this.config.WORKER_LOCK_DURATION_MS)
         .catch((error: Error) => this.logger.warn(`renewing locks of ${jobs.length} bulk-taken jobs failed: ${error.message}`));
     }

@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
 import { Queue } from 'bullmq';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
 import { hashTag } from '../libs/config/src/index.js';
 import { ReconciliationService } from '../libs/db/src/index.js';
 import { BulkJobs, createRedisClient, keySlot, type RedisClient, type TakenJob } from '../libs/queue/src/index.js';
-import { ADMIN, drained, startApi, startWorker, uniqueQueueName, type TestApi } from './support/api.js';
+import { ADMIN, drained, startApi, startWorker, testConfig, uniqueQueueName, type TestApi } from './support/api.js';
 import { createAccount, credit } from './support/factories.js';
 import { RedisCluster } from './support/redis-cluster.js';
 import { scratchDatabase } from './support/scratch.js';
@@ -180,4 +182,27 @@ describe('on a Redis Cluster', () => {
     await until(async () => (await api.http().get('/health')).status === 200, 'health to see the new master');
     process.stdout.write(`redis cluster: ${JSON.stringify(phases)} events acknowledged before/during/after the master restart, ${retries.n} adds or posts retried\n`);
   }, 120_000);
+
+  it('takes a gateway\'s producer on the cluster: examples/gateway-producer.ts with a redis+cluster:// URL', async () => {
+    await api.app.listen(0, '127.0.0.1');
+    const child = spawn(process.execPath, ['dist/examples/gateway-producer.js'], {
+      env: {
+        PATH: process.env.PATH,
+        API_URL: `http://127.0.0.1:${(api.app.getHttpServer().address() as AddressInfo).port}`,
+        ADMIN_API_KEY: testConfig().ADMIN_API_KEY,
+        REDIS_URL: cluster.url,
+        QUEUE_PREFIX,
+        USAGE_QUEUE,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    // Each of the four shapes priced three times: a usage job, a usage-batch job, and over HTTP.
+    expect(stdout.split('\n').filter((line) => /^gw-[0-9a-f]{8}-\d+ .* priced /.test(line))).toHaveLength(12);
+  }, 60_000);
 });

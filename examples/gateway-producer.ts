@@ -11,13 +11,16 @@
  *   API_URL        the billing API               default http://127.0.0.1:3000
  *   ADMIN_API_KEY  the operator's key            required
  *   REDIS_URL      the Redis the worker reads    default redis://127.0.0.1:6379
+ *                  (a Redis Cluster: redis+cluster://host:port,host:port, with a QUEUE_PREFIX such as {billing})
  *   QUEUE_PREFIX   BullMQ key prefix             default bull
  *   USAGE_QUEUE    BullMQ queue name             default usage-events
  *   ACCOUNT_ID     the account to bill           default: a new account, given $1.00 of credit
  *
- * It uses only bullmq, decimal.js and Node's fetch: nothing from this repository's code.
+ * It uses only bullmq (and ioredis, which bullmq uses, for a cluster), decimal.js and Node's fetch:
+ * nothing from this repository's code.
  */
 import { Queue } from 'bullmq';
+import { Cluster } from 'ioredis';
 import { Decimal } from 'decimal.js';
 import { randomBytes } from 'node:crypto';
 
@@ -31,7 +34,7 @@ const env = (name: string, fallback?: string): string => {
 };
 const API_URL = env('API_URL', 'http://127.0.0.1:3000').replace(/\/$/, '');
 const ADMIN_API_KEY = env('ADMIN_API_KEY');
-const REDIS_URL = new URL(env('REDIS_URL', 'redis://127.0.0.1:6379'));
+const REDIS_URL = env('REDIS_URL', 'redis://127.0.0.1:6379');
 const QUEUE_PREFIX = env('QUEUE_PREFIX', 'bull');
 const USAGE_QUEUE = env('USAGE_QUEUE', 'usage-events');
 
@@ -56,6 +59,30 @@ async function api(method: string, path: string, body?: unknown, headers: Record
   }
 }
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * BullMQ's connection for REDIS_URL: options for one server (redis://, rediss://), or a cluster
+ * client on the listed nodes (redis+cluster://[user:pass@]host:port,..., rediss+cluster:// for TLS).
+ */
+function redisConnection(text: string) {
+  const cluster = /^(rediss?)\+cluster:\/\/(?:([^@/]*)@)?([^/?#]+)\/?$/.exec(text);
+  const [user, pass] = (cluster ? (cluster[2] ?? '') : '').split(':').map((part) => (part ? decodeURIComponent(part) : undefined));
+  if (cluster) {
+    const nodes = cluster[3].split(',').map((node) => {
+      const [host, port] = node.split(':');
+      return { host, port: Number(port || 6379) };
+    });
+    return new Cluster(nodes, { redisOptions: { username: user, password: pass, tls: cluster[1] === 'rediss' ? {} : undefined } });
+  }
+  const url = new URL(text);
+  return {
+    host: url.hostname,
+    port: Number(url.port || 6379),
+    username: url.username ? decodeURIComponent(url.username) : undefined,
+    password: url.password ? decodeURIComponent(url.password) : undefined,
+    tls: url.protocol === 'rediss:' ? {} : undefined,
+  };
+}
 
 /** The account to bill: ACCOUNT_ID, or a new one with $1.00 of credit. */
 async function account(run: string): Promise<string> {
@@ -110,16 +137,8 @@ async function main(): Promise<void> {
   const endpoints = Object.keys(USAGE);
 
   // 1. The queue. One producer per process; every job may be delivered again: event ids make that harmless.
-  const queue = new Queue(USAGE_QUEUE, {
-    prefix: QUEUE_PREFIX,
-    connection: {
-      host: REDIS_URL.hostname,
-      port: Number(REDIS_URL.port || 6379),
-      username: REDIS_URL.username ? decodeURIComponent(REDIS_URL.username) : undefined,
-      password: REDIS_URL.password ? decodeURIComponent(REDIS_URL.password) : undefined,
-      tls: REDIS_URL.protocol === 'rediss:' ? {} : undefined,
-    },
-  });
+  const connection = redisConnection(REDIS_URL);
+  const queue = new Queue(USAGE_QUEUE, { prefix: QUEUE_PREFIX, connection });
   try {
     for (const endpoint of endpoints) {
       const single = event(endpoint);
@@ -137,6 +156,7 @@ async function main(): Promise<void> {
     remember('queue usage', [inconsistent]);
   } finally {
     await queue.close();
+    if (connection instanceof Cluster) await connection.quit();
   }
 
   // 2. HTTP: the same events, in one request; invalid ones are refused at once, the rest queued.

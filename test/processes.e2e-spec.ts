@@ -26,6 +26,9 @@ describe('configuration', () => {
     ['dist/apps/worker/src/main.js', { REDIS_URL: 'http://nope' }, 'Invalid configuration: REDIS_URL must be a redis:// or rediss:// URL'],
     ['dist/apps/cli/src/migrate.js', { DATABASE_URL: 'not a url' }, 'Invalid configuration: DATABASE_URL '],
     ['dist/apps/worker/src/main.js', { REDIS_URL: 'redis://h/abc' }, 'Invalid configuration: REDIS_URL must name its database as a number'],
+    ['dist/apps/worker/src/main.js', { REDIS_URL: 'redis+cluster://127.0.0.1:7000', QUEUE_PREFIX: 'bull' }, 'Invalid configuration: QUEUE_PREFIX must hold a hash tag such as {billing} when REDIS_URL is a Redis Cluster'],
+    ['dist/apps/api/src/main.js', { ADMIN_API_KEY: 'long-enough-admin-key', REDIS_URL: 'redis+cluster://127.0.0.1:7000/1' }, 'Invalid configuration: REDIS_URL must not name a database'],
+    ['dist/apps/worker/src/main.js', { WORKER_BULK_TAKE: 'no' }, 'Invalid configuration: WORKER_BULK_TAKE must be on or off'],
     ['dist/apps/api/src/main.js', { NODE_ENV: 'production', ADMIN_API_KEY: 'dev-admin-key-change-me' }, 'Invalid configuration: ADMIN_API_KEY is the development value'],
     ['dist/apps/worker/src/main.js', { NODE_ENV: 'production', ADMIN_API_KEY: 'only-24-characters-long!' }, 'Invalid configuration: ADMIN_API_KEY must be at least 32 characters'],
   ])('%s exits non-zero with one line naming the variable', (script, env, message) => {

@@ -8,19 +8,24 @@ import { DataSource } from 'typeorm';
 import { Money, formatMoney } from '../../libs/billing/src/index.js';
 import { dropDatabase, migrate } from '../../libs/db/src/index.js';
 import { redisConnection } from '../../libs/queue/src/index.js';
+import { WORKER_NAME } from '../../apps/worker/src/processors/usage.processor.js';
+import { balancesOf, Workload } from '../support/workload.js';
 
 /**
  * The fault suite (npm run test:faults): real worker processes from dist/, killed with SIGKILL and
  * restarted, two of them on one queue, every batch delivered twice (a quarter of them as
  * single-event jobs, which the workers take in bulk), Postgres restarted once
- * mid-run, then Redis restarted under a running API and worker. It restarts this machine's
- * Postgres and Redis, so it runs alone, after the other suites.
+ * mid-run, then Redis restarted under a running API and worker, then a smaller pass with
+ * WORKER_BULK_TAKE=off (BullMQ's Worker alone). It restarts this machine's Postgres and Redis, so
+ * it runs alone, after the other suites.
  */
 
 const EVENTS = 100_000;
 const BATCH = 500;
 const ACCOUNTS = 200;
 const KILLS = 5;
+/** The pass with WORKER_BULK_TAKE=off: smaller, on a queue of its own (so its completed jobs are its own). */
+const OFF = { events: 3_000, batch: 250, accounts: 40, kills: 2, queue: 'usage-events-bulk-take-off' };
 const run = randomBytes(3).toString('hex');
 const url = new URL(process.env.DATABASE_URL!);
 url.pathname = `/billing_faults_${run}`;
@@ -44,7 +49,7 @@ const env = {
   // Grants come due throughout the run: look for them often.
   GRANT_EXPIRY_INTERVAL_MS: '300',
 };
-const figures = { events: EVENTS, jobs: 0, kills: 0, workerStarts: 0, postgresRestarts: 0, redisRestarts: 0, seconds: 0, retries: 0, stalled: 0, grants: 0, expiries: 0, expiryFailures: 0 };
+const figures = { offEvents: 0, offJobs: 0, offStalled: 0, events: EVENTS, jobs: 0, kills: 0, workerStarts: 0, postgresRestarts: 0, redisRestarts: 0, seconds: 0, retries: 0, stalled: 0, grants: 0, expiries: 0, expiryFailures: 0 };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const cluster = () => execSync('ls /etc/postgresql').toString().trim().split('\n')[0];
@@ -56,9 +61,9 @@ function start(script: string, extra: Record<string, string> = {}): ChildProcess
   return child;
 }
 
-function startWorker(): ChildProcess {
+function startWorker(extra: Record<string, string> = {}): ChildProcess {
   figures.workerStarts++;
-  return start('dist/apps/worker/src/main.js');
+  return start('dist/apps/worker/src/main.js', extra);
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
@@ -88,6 +93,56 @@ function restartRedis(): void {
 const cost = (uncached: number, cached: number, output: number) =>
   new Money(uncached).mul('0.04').add(new Money(cached).mul('0.02')).add(new Money(output).mul('0.07')).div(1_000_000);
 
+/** Accounts of the given names, each given the grants of grantRows ([amount, priority, expires_at, how many]); answers the total given to each. */
+async function seedAccounts(accounts: string[], grantRows: [string, number, string | null, number][]): Promise<Money> {
+  await db.query(
+    `WITH a AS (INSERT INTO accounts (account_id, name) SELECT id, 'Fault ' || id FROM unnest($1::text[]) id RETURNING account_id)
+     INSERT INTO account_balances (account_id, balance) SELECT account_id, 0 FROM a`,
+    [accounts],
+  );
+  const specs = grantRows.flatMap(([amount, priority, expires, count]) => Array.from({ length: count }, () => ({ amount, priority, expires })));
+  await db.query(
+    `WITH spec AS (
+       SELECT n, amount, priority, expires FROM unnest($2::numeric[], $3::int[], $4::timestamptz[]) WITH ORDINALITY AS s(amount, priority, expires, n)
+     ), entries AS (
+       INSERT INTO ledger_entries (account_id, kind, credit_kind, amount, balance_after, reference)
+       SELECT a, 'credit', CASE WHEN s.priority = 50 THEN 'purchase' ELSE 'promotional' END, s.amount,
+         sum(s.amount) OVER (PARTITION BY a ORDER BY s.n), 'n' || s.n
+       FROM unnest($1::text[]) a, spec s ORDER BY a, s.n
+       RETURNING entry_id, account_id, credit_kind, amount, reference, created_at
+     )
+     INSERT INTO grants (grant_id, account_id, entry_id, credit_kind, amount, priority, expires_at, created_at)
+     SELECT 'gr_' || e.entry_id, e.account_id, e.entry_id, e.credit_kind, e.amount, s.priority, s.expires, e.created_at
+     FROM entries e JOIN spec s ON e.reference = 'n' || s.n`,
+    [accounts, specs.map((g) => g.amount), specs.map((g) => g.priority), specs.map((g) => g.expires)],
+  );
+  const granted = specs.reduce((sum, g) => sum.add(g.amount), new Money(0));
+  await db.query('UPDATE account_balances SET balance = $2 WHERE account_id = ANY($1)', [accounts, granted.toFixed()]);
+  figures.grants += specs.length * accounts.length;
+  return granted;
+}
+
+/** npm run reconcile over the whole database: its output and exit code. */
+async function reconcile(): Promise<{ out: string; code: number | null }> {
+  const child = spawn(process.execPath, ['dist/apps/cli/src/reconcile.js'], { env });
+  let out = '';
+  child.stdout.on('data', (chunk) => (out += chunk));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { out, code };
+}
+
+/** Adds jobs until Redis takes them, as a gateway does. */
+async function addUntilTaken(target: Queue, jobs: { name: string; data: unknown }[]): Promise<void> {
+  for (;;) {
+    try {
+      await target.addBulk(jobs);
+      return;
+    } catch {
+      await sleep(200);
+    }
+  }
+}
+
 let db: DataSource;
 let queue: Queue;
 const workers: ChildProcess[] = [];
@@ -113,7 +168,8 @@ afterAll(async () => {
   process.stdout.write(
     `faults: ${figures.events} events in ${figures.jobs} jobs (every event twice, a quarter in single-event jobs), ${figures.kills} SIGKILLs, ${figures.workerStarts} worker starts, ` +
       `${figures.postgresRestarts} Postgres restart (2 s down), ${figures.redisRestarts} Redis restart, ${figures.stalled} stalled jobs handed out again, ` +
-      `${figures.retries} flush retries, ${figures.grants} grants (${figures.expiries} expiry entries, ${figures.expiryFailures} expiry runs failed and retried), ${figures.seconds.toFixed(1)} s; log ${logFile}\n`,
+      `${figures.retries} flush retries, ${figures.grants} grants (${figures.expiries} expiry entries, ${figures.expiryFailures} expiry runs failed and retried), ${figures.seconds.toFixed(1)} s; ` +
+      `with WORKER_BULK_TAKE=off: ${figures.offEvents} events in ${figures.offJobs} jobs, ${figures.offStalled} stalled jobs handed out again; log ${logFile}\n`,
   );
   log.end();
 }, 60_000);
@@ -121,41 +177,17 @@ afterAll(async () => {
 describe('fault suite', () => {
   it('bills 100k events exactly once and expires every grant once through worker kills, duplicate deliveries and a Postgres restart', async () => {
     const accounts = Array.from({ length: ACCOUNTS }, (_, i) => `fault-${run}-${i}`);
-    await db.query(
-      `WITH a AS (INSERT INTO accounts (account_id, name) SELECT id, 'Fault ' || id FROM unnest($1::text[]) id RETURNING account_id)
-       INSERT INTO account_balances (account_id, balance) SELECT account_id, 0 FROM a`,
-      [accounts],
-    );
     // Grants per account: $5 bought, never expiring; promotional grants drawn first (priority 10):
     // $0.50 already due when the workers start (they catch up), 5 x $0.20 all due at one instant
     // during the run (Postgres is restarted while they expire), $0.50 due near the end.
     const [{ t0 }] = await db.query('SELECT now() AS t0');
     const restartAt = new Date(new Date(t0).getTime() + 7_000);
-    const grantRows: [string, number, string | null, number][] = [
+    const granted = await seedAccounts(accounts, [
       ['5', 50, null, 1],
       ['0.5', 10, new Date(new Date(t0).getTime() + 800).toISOString(), 1],
       ['0.2', 10, restartAt.toISOString(), 5],
       ['0.5', 10, new Date(new Date(t0).getTime() + 13_000).toISOString(), 1],
-    ];
-    const specs = grantRows.flatMap(([amount, priority, expires, count]) => Array.from({ length: count }, () => ({ amount, priority, expires })));
-    await db.query(
-      `WITH spec AS (
-         SELECT n, amount, priority, expires FROM unnest($2::numeric[], $3::int[], $4::timestamptz[]) WITH ORDINALITY AS s(amount, priority, expires, n)
-       ), entries AS (
-         INSERT INTO ledger_entries (account_id, kind, credit_kind, amount, balance_after, reference)
-         SELECT a, 'credit', CASE WHEN s.priority = 50 THEN 'purchase' ELSE 'promotional' END, s.amount,
-           sum(s.amount) OVER (PARTITION BY a ORDER BY s.n), 'n' || s.n
-         FROM unnest($1::text[]) a, spec s ORDER BY a, s.n
-         RETURNING entry_id, account_id, credit_kind, amount, reference, created_at
-       )
-       INSERT INTO grants (grant_id, account_id, entry_id, credit_kind, amount, priority, expires_at, created_at)
-       SELECT 'gr_' || e.entry_id, e.account_id, e.entry_id, e.credit_kind, e.amount, s.priority, s.expires, e.created_at
-       FROM entries e JOIN spec s ON e.reference = 'n' || s.n`,
-      [accounts, specs.map((g) => g.amount), specs.map((g) => g.priority), specs.map((g) => g.expires)],
-    );
-    const granted = specs.reduce((sum, g) => sum.add(g.amount), new Money(0));
-    await db.query('UPDATE account_balances SET balance = $2 WHERE account_id = ANY($1)', [accounts, granted.toFixed()]);
-    figures.grants = specs.length * ACCOUNTS;
+    ]);
     await sleep(1_000); // the first promotional grants come due before any worker runs
     const expected = new Map(accounts.map((a) => [a, new Money(0)]));
     let seed = 7;
@@ -195,14 +227,7 @@ describe('fault suite', () => {
                 { name: 'usage-batch', data: { events: [...events].reverse() } },
               ],
         );
-        for (;;) {
-          try {
-            await queue.addBulk(chunk);
-            break;
-          } catch {
-            await sleep(200);
-          }
-        }
+        await addUntilTaken(queue, chunk);
         figures.jobs += chunk.length;
         await sleep(700);
       }
@@ -276,10 +301,7 @@ describe('fault suite', () => {
     expect(figures.retries).toBeGreaterThan(0);
 
     // The books reconcile.
-    const reconcile = spawn(process.execPath, ['dist/apps/cli/src/reconcile.js'], { env });
-    let out = '';
-    reconcile.stdout.on('data', (chunk) => (out += chunk));
-    const code = await new Promise<number | null>((resolve) => reconcile.on('exit', resolve));
+    const { out, code } = await reconcile();
     expect(out).toContain('reconciliation ok');
     expect(code).toBe(0);
   }, 300_000);
@@ -318,4 +340,72 @@ describe('fault suite', () => {
       api.kill('SIGTERM');
     }
   }, 180_000);
+
+  it("with WORKER_BULK_TAKE=off, bills a smaller pass exactly through worker kills and a Postgres restart, with BullMQ's Worker alone", async () => {
+    const accounts = Array.from({ length: OFF.accounts }, (_, i) => `fault-${run}-off-${i}`);
+    const granted = await seedAccounts(accounts, [['5', 50, null, 1]]);
+    const workload = new Workload(accounts, `off-${run}`, 11);
+    const offQueue = new Queue(OFF.queue, { connection: redisConnection(REDIS_URL), prefix: QUEUE_PREFIX });
+    offQueue.on('error', () => undefined);
+    const extra = { USAGE_QUEUE: OFF.queue, WORKER_BULK_TAKE: 'off' };
+    const logBefore = readFileSync(logFile, 'utf8').length;
+    const pass = [startWorker(extra), startWorker(extra)];
+    try {
+      // Half the events as single-event jobs, half in batches; every event delivered twice.
+      const chunks = Array.from({ length: OFF.events / OFF.batch }, (_, b) => {
+        const events = workload.events(OFF.batch);
+        return b % 2 === 0
+          ? [...events, ...[...events].reverse()].map((data) => ({ name: 'usage', data }))
+          : [{ name: 'usage-batch', data: { events } }, { name: 'usage-batch', data: { events: [...events].reverse() } }];
+      });
+      const producing = (async () => {
+        for (const chunk of chunks) {
+          await addUntilTaken(offQueue, chunk);
+          figures.offJobs += chunk.length;
+          await sleep(400);
+        }
+      })();
+      const chaos = (async () => {
+        for (let k = 0; k < OFF.kills; k++) {
+          await sleep(1_500);
+          pass.shift()!.kill('SIGKILL');
+          figures.kills++;
+          if (k === 0) await restartPostgres();
+          await sleep(300);
+          pass.push(startWorker(extra));
+        }
+      })();
+      await Promise.all([producing, chaos]);
+      await waitFor(
+        'every event of the pass priced and its queue empty',
+        async () => {
+          const counts = await offQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+          if (Object.values(counts).some((n) => n > 0)) return false;
+          const [{ n }] = await db.query('SELECT count(*)::int AS n FROM usage_events WHERE event_id = ANY($1)', [workload.ids]);
+          return n === OFF.events;
+        },
+        120_000,
+      );
+      figures.offEvents = workload.ids.length;
+
+      expect(await balancesOf(db, accounts)).toEqual(workload.expectedBalances(granted));
+      expect((await db.query('SELECT count(*)::int AS n FROM rejected_events WHERE event_id = ANY($1)', [workload.ids]))[0].n).toBe(0);
+      expect(await offQueue.getJobCounts('failed', 'active', 'waiting', 'delayed')).toEqual({ failed: 0, active: 0, waiting: 0, delayed: 0 });
+      // Every job was completed by BullMQ's Worker (it marks each job it takes; the bulk taker marks none).
+      const completed = await offQueue.getCompleted(0, -1);
+      expect(completed).toHaveLength(figures.offJobs);
+      expect(completed.filter((job) => job.processedBy !== WORKER_NAME).map((job) => job.id)).toEqual([]);
+      // The kills landed on jobs in flight: BullMQ handed them out again.
+      await sleep(500);
+      figures.offStalled = readFileSync(logFile, 'utf8').slice(logBefore).split('stalled (its worker died or hung)').length - 1;
+      expect(figures.offStalled).toBeGreaterThan(0);
+      const { out, code } = await reconcile();
+      expect(out).toContain('reconciliation ok');
+      expect(code).toBe(0);
+    } finally {
+      for (const w of pass) w.kill('SIGKILL');
+      await offQueue.obliterate({ force: true }).catch(() => undefined);
+      await offQueue.close().catch(() => undefined);
+    }
+  }, 240_000);
 });

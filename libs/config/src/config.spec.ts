@@ -22,6 +22,7 @@ describe('loadConfig', () => {
       WORKER_STALLED_INTERVAL_MS: 30000,
       WORKER_FLUSH_LANES: 2,
       GRANT_EXPIRY_INTERVAL_MS: 5000,
+      WORKER_BULK_TAKE: true,
       PORTAL_FRAME_ANCESTORS: "'none'",
     });
   });
@@ -148,6 +149,52 @@ describe('REDIS_URL', () => {
 
   it.each(['redis://h', 'redis://h/', 'redis://h/0', 'redis://u:p@h:6380/15', 'rediss://h/2'])('takes %s', (url) => {
     expect(loadConfig({ ...valid, REDIS_URL: url }).REDIS_URL).toBe(url);
+  });
+});
+
+describe('REDIS_URL of a Redis Cluster', () => {
+  const cluster = { ...valid, QUEUE_PREFIX: '{billing}' };
+
+  it.each([
+    ['redis+cluster://10.0.0.1:7000', '{billing}'],
+    ['redis+cluster://u:p%40ss@10.0.0.1:7000,10.0.0.2:7001,redis-2.internal', 'bull{billing}'],
+    ['rediss+cluster://[fd00::1]:7000/', '{billing}:prod'],
+  ])('takes %s with QUEUE_PREFIX %s', (url, prefix) => {
+    expect(loadConfig({ ...valid, REDIS_URL: url, QUEUE_PREFIX: prefix })).toMatchObject({ REDIS_URL: url, QUEUE_PREFIX: prefix });
+  });
+
+  it.each(['bull', 'bull{}', '{billing', 'bill}ing{'])('refuses QUEUE_PREFIX %j without a hash tag, in one line naming it', (prefix) => {
+    expect(() => loadConfig({ ...valid, REDIS_URL: 'redis+cluster://h:7000', QUEUE_PREFIX: prefix })).toThrow(
+      `Invalid configuration: QUEUE_PREFIX must hold a hash tag such as {billing} when REDIS_URL is a Redis Cluster (every key of a queue must be in one slot), got ${JSON.stringify(prefix)}`,
+    );
+  });
+
+  it('takes the same hash-tagged prefix with one server', () => {
+    expect(loadConfig({ ...valid, QUEUE_PREFIX: '{billing}' }).QUEUE_PREFIX).toBe('{billing}');
+  });
+
+  it.each([
+    ['redis+cluster://', 'must list the cluster\'s nodes as host:port separated by commas, got ""'],
+    ['redis+cluster://h:7000,,h:7001', 'must list the cluster\'s nodes as host:port separated by commas, got ""'],
+    ['redis+cluster://h:70000', 'must list the cluster\'s nodes as host:port separated by commas, got "h:70000"'],
+    ['redis+cluster://h:7000/2', 'must not name a database, query or fragment with redis+cluster:// (a Redis Cluster has database 0 only)'],
+    ['redis+cluster://h:7000?x=1', 'must not name a database, query or fragment with redis+cluster:// (a Redis Cluster has database 0 only)'],
+    ['http+cluster://h:7000', 'must be a redis:// or rediss:// URL, or redis+cluster:// (rediss+cluster://) with the nodes of a Redis Cluster'],
+  ])('refuses %s in one line', (url, message) => {
+    expect(() => loadConfig({ ...cluster, REDIS_URL: url })).toThrow(`Invalid configuration: REDIS_URL ${message}`);
+  });
+});
+
+describe('WORKER_BULK_TAKE', () => {
+  it.each([
+    ['on', true],
+    ['off', false],
+  ])('reads %s', (value, expected) => {
+    expect(loadConfig({ ...valid, WORKER_BULK_TAKE: value }).WORKER_BULK_TAKE).toBe(expected);
+  });
+
+  it('refuses anything else in one line', () => {
+    expect(() => loadConfig({ ...valid, WORKER_BULK_TAKE: 'false' })).toThrow('Invalid configuration: WORKER_BULK_TAKE must be on or off');
   });
 });
 

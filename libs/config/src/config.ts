@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { hashTag, redisTarget, RedisUrlError } from './redis.js';
 
 const url = (protocols: string[]) =>
   z.string().refine((value) => {
@@ -33,23 +34,13 @@ const publicUrl = url(['http:', 'https:'])
   }, 'must have no query, fragment or credentials')
   .transform((value) => value.replace(/\/+$/, ''));
 
-/**
- * What is wrong with the path of a Redis URL, or null: `redis://host:port[/db]`, where ioredis
- * takes the path as the database number (and anything but digits as NaN).
- */
-export function redisDatabaseProblem(pathname: string): string | null {
-  return /^\/?(\d{1,5})?$/.test(pathname) ? null : `must name its database as a number (redis://host:port/0), got ${JSON.stringify(pathname)}`;
-}
-
-const redisUrl = url(['redis:', 'rediss:']).superRefine((value, ctx) => {
-  let pathname: string;
+const redisUrl = z.string().superRefine((value, ctx) => {
   try {
-    pathname = new URL(value).pathname;
-  } catch {
-    return; // the URL check above has said so
+    redisTarget(value);
+  } catch (error) {
+    if (!(error instanceof RedisUrlError)) throw error;
+    ctx.addIssue({ code: 'custom', message: error.reason });
   }
-  const problem = redisDatabaseProblem(pathname);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
 const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
@@ -91,7 +82,8 @@ const schema = z.object({
     .min(16, 'must be at least 16 characters'),
   USAGE_QUEUE: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . -').default('usage-events'),
   MAINTENANCE_QUEUE: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . -').default('billing-maintenance'),
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . : -').default('bull'),
+  /** BullMQ's key prefix; on a Redis Cluster it carries a hash tag ({billing}), so each queue's keys share one slot. */
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.:{}-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . : - { }').default('bull'),
   /** Requests per minute per client address on public routes (pricing). */
   RATE_LIMIT_PUBLIC_PER_MINUTE: z.coerce.number().int().min(1).default(300),
   /** Requests per minute per account key. The admin key (the gateway, finance) is not limited. */
@@ -113,6 +105,12 @@ const schema = z.object({
    * side by side (they never lock the same account).
    */
   WORKER_FLUSH_LANES: z.coerce.number().int().min(1).max(16).default(2),
+  /**
+   * on: single-event usage jobs are also taken off the queue many at a time by the worker's own
+   * scripts (libs/queue/src/bulk-jobs.ts); off: BullMQ's Worker takes every job, so BullMQ can be
+   * upgraded without those scripts.
+   */
+  WORKER_BULK_TAKE: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on').transform((value) => value === 'on'),
   /** How often each worker looks for grants whose expires_at has come (they expire within this, plus the run). */
   GRANT_EXPIRY_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   /** Who may frame the customer portal (CSP frame-ancestors of /portal): 'none', or the provider's own origins. */
@@ -159,6 +157,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, required: (keyo
   const orphan = SELLER_DETAILS.find((key) => parsed.data[key] !== undefined);
   if (orphan && parsed.data.INVOICE_SELLER_NAME === undefined) {
     throw new ConfigError(`Invalid configuration: INVOICE_SELLER_NAME is required when ${orphan} is set`);
+  }
+  const cluster = redisTarget(parsed.data.REDIS_URL).cluster;
+  if (cluster && hashTag(parsed.data.QUEUE_PREFIX) === null) {
+    throw new ConfigError(
+      `Invalid configuration: QUEUE_PREFIX must hold a hash tag such as {billing} when REDIS_URL is a Redis Cluster (every key of a queue must be in one slot), got ${JSON.stringify(parsed.data.QUEUE_PREFIX)}`,
+    );
   }
   if (env.NODE_ENV === 'production') refuseDevelopmentAdminKey(parsed.data.ADMIN_API_KEY);
   return Object.freeze(parsed.data) as AppConfig;

@@ -1,4 +1,5 @@
 export * from './config.js';
+export * from './redis.js';
 export * from './shutdown.js';
 export * from './logging.js';
 export * from './logger.js';

@@ -1,4 +1,6 @@
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { RedisClient } from './connection.js';
+import { prefixSlot } from './slots.js';
 
 /**
  * Takes waiting jobs of one name off a BullMQ queue many at a time, and completes them many at a
@@ -20,6 +22,12 @@ import type { Redis } from 'ioredis';
  * Written against BullMQ 6.7's key layout (`<prefix>:<queue>:wait|active|stalled|completed|
  * events|meta`, job hash `<prefix>:<queue>:<id>`, lock `<job hash>:lock`); package.json pins
  * that version and test/bulk-jobs.e2e-spec.ts checks the interplay with BullMQ itself.
+ *
+ * On a Redis Cluster a script may only touch keys of one slot, and these scripts touch keys they
+ * do not declare (each job's hash and lock). Every one of those keys starts with the queue's
+ * prefix, so a prefix holding a hash tag ({billing}) puts them all in the tag's slot, whatever
+ * the job ids: the constructor computes that slot and checks each declared key against it, and
+ * refuses a cluster client when there is no such slot.
  */
 
 /** KEYS: wait, active, meta, events. ARGV: job key prefix, max, token, lock ms, now ms, job name. */
@@ -129,9 +137,11 @@ export class BulkJobs {
   private readonly take_: Script;
   private readonly complete_: Script;
   private readonly extend_: Script;
+  /** The slot of every key the scripts touch, or null when they are spread (a prefix without a hash tag, on one server). */
+  readonly slot: number | null;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     prefix: string,
     queue: string,
     private readonly jobName: string,
@@ -139,6 +149,11 @@ export class BulkJobs {
     this.jobPrefix = `${prefix}:${queue}:`;
     const key = (type: string) => `${this.jobPrefix}${type}`;
     this.keys = { wait: key('wait'), active: key('active'), meta: key('meta'), events: key('events'), stalled: key('stalled'), completed: key('completed') };
+    // A job id may hold anything, braces too: one of each kind stands for them all.
+    this.slot = prefixSlot(prefix, [...Object.values(this.keys), key('1'), key('{id}:lock')]);
+    if (client instanceof Cluster && this.slot === null) {
+      throw new Error(`QUEUE_PREFIX ${JSON.stringify(prefix)} has no hash tag: on a Redis Cluster the bulk taker's keys would be spread over slots`);
+    }
     const define = (name: string, lua: string, numberOfKeys: number): Script => {
       const command = `bulkJobs${name}`;
       if (!(command in client)) client.defineCommand(command, { lua, numberOfKeys });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { redisConnection } from './connection.js';
+import { Cluster, Redis } from 'ioredis';
+import { CLUSTER_FAILOVER_PATIENCE, createRedisClient, redisConnection } from './connection.js';
 
 describe('redisConnection', () => {
   it('reads host, port, credentials and database number', () => {
@@ -16,5 +17,24 @@ describe('redisConnection', () => {
 
   it('refuses a database that is not a number instead of handing ioredis NaN', () => {
     expect(() => redisConnection('redis://h/abc')).toThrow('REDIS_URL must name its database as a number (redis://host:port/0), got "/abc"');
+  });
+
+  it('has no options for a cluster: its clients come from createRedisClient', () => {
+    expect(() => redisConnection('redis+cluster://h:7000')).toThrow('REDIS_URL names a Redis Cluster: connect with createRedisClient()');
+  });
+});
+
+describe('createRedisClient', () => {
+  it('opens one server for redis://', () => {
+    const client = createRedisClient('redis://h:6380/3', { redis: { lazyConnect: true } });
+    expect(client).toBeInstanceOf(Redis);
+    expect((client as Redis).options).toMatchObject({ host: 'h', port: 6380, db: 3, maxRetriesPerRequest: null });
+  });
+
+  it('opens a cluster on the seed nodes of redis+cluster://, with the credentials and TLS on each node and patience through a failover', () => {
+    const client = createRedisClient('rediss+cluster://u:p%40w@a:7000,b', { cluster: { lazyConnect: true } }) as Cluster;
+    expect(client).toBeInstanceOf(Cluster);
+    expect((client as unknown as { startupNodes: unknown }).startupNodes).toEqual([{ host: 'a', port: 7000 }, { host: 'b', port: 6379 }]);
+    expect(client.options).toMatchObject({ ...CLUSTER_FAILOVER_PATIENCE, redisOptions: { username: 'u', password: 'p@w', tls: {}, maxRetriesPerRequest: null } });
   });
 });

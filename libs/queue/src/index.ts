@@ -5,3 +5,4 @@ export * from './queue.module.js';
 export * from './usage-producer.js';
 export * from './maintenance.js';
 export * from './metrics.js';
+export * from './slots.js';

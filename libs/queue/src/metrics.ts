@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 
 /** Upper bounds (seconds) of the flush latency histogram. */
 export const FLUSH_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -27,16 +27,22 @@ export interface WorkerTotals {
 /**
  * Worker counters kept in one Redis hash, so that the API's /metrics shows the totals of every
  * worker on every host. Counters only grow; a Redis without persistence resets them on restart,
- * which Prometheus counters tolerate.
+ * which Prometheus counters tolerate. The hash's key starts with the queue prefix, so on a Redis
+ * Cluster it shares the queue's slot and one MULTI can update it.
  */
 export class MetricsStore {
   private readonly key: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
-    this.key = `${prefix}:billing:metrics`;
+    this.key = MetricsStore.key(prefix);
+  }
+
+  /** The hash's key: under the queue prefix, so on a Redis Cluster it is in the queue's slot. */
+  static key(prefix: string): string {
+    return `${prefix}:billing:metrics`;
   }
 
   async recordFlush(m: FlushMetrics): Promise<void> {

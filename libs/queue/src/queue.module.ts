@@ -1,15 +1,14 @@
 import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import type { AppConfig } from '@app/config';
-import { redisConnection } from './connection.js';
+import { createRedisClient, type RedisClient } from './connection.js';
 import { UsageProducer } from './usage-producer.js';
 
-/** Injection token of a plain ioredis client on REDIS_URL (health, metrics). */
+/** Injection token of a plain client on REDIS_URL (health, metrics): a RedisClient. */
 export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
 
 @Injectable()
 class RedisClientCloser implements OnApplicationShutdown {
-  constructor(@Inject(REDIS_CLIENT) private readonly redis: Redis) {}
+  constructor(@Inject(REDIS_CLIENT) private readonly redis: RedisClient) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
@@ -29,7 +28,7 @@ export class QueueModule {
           useFactory: () => {
             // Commands issued while connecting wait for the connection; while Redis is down they fail
             // after one reconnect attempt, and callers (health, metrics) bound them with a timeout.
-            const redis = new Redis({ ...(redisConnection(config.REDIS_URL) as object), maxRetriesPerRequest: 1 });
+            const redis = createRedisClient(config.REDIS_URL, { redis: { maxRetriesPerRequest: 1 } });
             redis.on('error', () => undefined);
             return redis;
           },

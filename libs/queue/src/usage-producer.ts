@@ -1,7 +1,6 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { redisConnection } from './connection.js';
+import { createRedisClient, type RedisClient } from './connection.js';
 import { USAGE_BATCH_JOB, type UsageBatchJobData } from './jobs.js';
 
 /** The batch was not enqueued: nothing of it was sent to Redis, or what was sent has been dropped. */
@@ -17,20 +16,26 @@ export const ENQUEUE_TIMEOUT_MS = 5_000;
  * job unless the connection is ready. So a refused batch is gone: the gateway keeps it and retries,
  * and Redis never receives it later behind the gateway's back. When Redis is up, add() is the same
  * single script call as before: the readiness check reads a local field.
+ *
+ * On a Redis Cluster the same holds: the cluster client has no offline queue either, and it
+ * retries nothing on its own after a lost connection or while the cluster is down (a MOVED
+ * redirection, which a node answers without running the command, is still followed at once).
  */
 export class UsageProducer implements OnApplicationShutdown {
   private readonly logger = new Logger('UsageProducer');
   readonly queue: Queue;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private down = false;
 
   constructor(url: string, name: string, prefix: string) {
-    this.redis = new Redis({
-      ...(redisConnection(url) as object),
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      // Commands already written when the connection closes fail then, instead of being kept for the next one.
-      maxRetriesPerRequest: 0,
+    this.redis = createRedisClient(url, {
+      redis: {
+        enableOfflineQueue: false,
+        autoResendUnfulfilledCommands: false,
+        // Commands already written when the connection closes fail then, instead of being kept for the next one.
+        maxRetriesPerRequest: 0,
+      },
+      cluster: { enableOfflineQueue: false, retryDelayOnFailover: 0, retryDelayOnClusterDown: 0 },
     });
     this.redis.on('error', (error: Error) => {
       if (this.down) return;

@@ -1,9 +1,9 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import type { Redis } from 'ioredis';
 import type { Response } from 'express';
 import { DataSource } from 'typeorm';
-import { REDIS_CLIENT } from '@app/queue';
+import { APP_CONFIG, type AppConfig } from '@app/config';
+import { REDIS_CLIENT, type RedisClient } from '@app/queue';
 import { Public } from '../auth/auth.decorators.js';
 
 const TIMEOUT_MS = 2_000;
@@ -26,10 +26,16 @@ async function probe(check: () => Promise<unknown>): Promise<'up' | 'down'> {
 @ApiTags('operations')
 @Controller('health')
 export class HealthController {
+  /** A key of the usage queue: reading it asks the Redis that holds the queue (on a cluster, the master of its slot). */
+  private readonly queueKey: string;
+
   constructor(
     private readonly db: DataSource,
-    @Inject(REDIS_CLIENT) private readonly redis: Redis,
-  ) {}
+    @Inject(REDIS_CLIENT) private readonly redis: RedisClient,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.queueKey = `${config.QUEUE_PREFIX}:${config.USAGE_QUEUE}:meta`;
+  }
 
   @Get()
   @Public({ rateLimited: false })
@@ -38,7 +44,7 @@ export class HealthController {
   async check(@Res({ passthrough: true }) response: Response) {
     const [postgres, redis] = await Promise.all([
       probe(() => this.db.query('SELECT 1')),
-      probe(() => this.redis.ping()),
+      probe(() => this.redis.exists(this.queueKey)),
     ]);
     const ok = postgres === 'up' && redis === 'up';
     response.status(ok ? 200 : 503);

@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric, type MetricObjectWithValues, type MetricValueWithName } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '@app/config';
-import { MetricsStore, REDIS_CLIENT, UsageProducer, type WorkerTotals } from '@app/queue';
+import { MetricsStore, REDIS_CLIENT, type RedisClient, UsageProducer, type WorkerTotals } from '@app/queue';
 
 /** A histogram whose buckets are kept elsewhere (in Redis, by the workers) and only shown here. */
 class StoredHistogram {
@@ -47,7 +46,7 @@ export class MetricsService {
   private readonly up = new Gauge({ name: 'billing_metrics_redis_up', help: '1 when the worker totals and queue state could be read from Redis', registers: [this.registry] });
 
   constructor(
-    @Inject(REDIS_CLIENT) redis: Redis,
+    @Inject(REDIS_CLIENT) redis: RedisClient,
     private readonly producer: UsageProducer,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {

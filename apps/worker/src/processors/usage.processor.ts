@@ -2,7 +2,7 @@ import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnAppl
 import { Job, Worker } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '@app/config';
-import { BulkJobs, type KeepJobs, redisConnection, type TakenJob, USAGE_JOB } from '@app/queue';
+import { BulkJobs, type KeepJobs, type TakenJob, USAGE_JOB } from '@app/queue';
 import { type FlushResult, type PreparedJob, UsageIngestService } from '../ingest/usage-ingest.service.js';
 import { WorkerRedis } from '../ingest/worker-redis.js';
 import { FlushLanes } from './flush-lanes.js';
@@ -14,6 +14,8 @@ import { FlushLanes } from './flush-lanes.js';
 export const WORKER_CONCURRENCY = 32;
 /** Single-event jobs taken off the wait list in one Redis call. */
 export const TAKE_JOBS = 500;
+/** BullMQ's Worker writes it on each job it takes (`processedBy`); the bulk taker writes none. */
+export const WORKER_NAME = 'billing-worker';
 /** What the worker keeps of completed jobs (BullMQ's removeOnComplete), for the bulk taker too. */
 const KEEP_COMPLETED: KeepJobs = { count: 10_000, ageSeconds: 3_600 };
 /** Most events written by one transaction. */
@@ -30,7 +32,8 @@ const CLOSE_GRACE_MS = 10_000;
  * Consumes USAGE_QUEUE. A job is acknowledged only after the transaction holding its events has
  * committed; a crash before that leaves it to be redelivered, and redelivery changes nothing.
  * Shutdown drains before any connection closes (Nest closes the database pool and Redis in the
- * next phase, onApplicationShutdown).
+ * next phase, onApplicationShutdown). With WORKER_BULK_TAKE=off there is no bulk taker: BullMQ's
+ * Worker takes every job, one script per job, and nothing here touches BullMQ's keys directly.
  */
 @Injectable()
 export class UsageProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -38,7 +41,8 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
   private worker?: Worker;
   private readonly lanes: FlushLanes;
   private readonly admission: Admission;
-  private readonly bulk: BulkJobs;
+  /** The bulk taker; absent with WORKER_BULK_TAKE=off. */
+  private readonly bulk?: BulkJobs;
   /** Bulk-taken jobs by lock token, until completed: their locks are renewed, shutdown waits for them. */
   private readonly inFlight = new Map<string, { jobs: readonly TakenJob[]; settled: Promise<void> }>();
   private lockRenewal?: NodeJS.Timeout;
@@ -50,18 +54,19 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
 
   constructor(
     private readonly ingest: UsageIngestService,
-    redis: WorkerRedis,
+    private readonly redis: WorkerRedis,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.lanes = new FlushLanes(config.WORKER_FLUSH_LANES, (jobs) => this.flush(jobs), MAX_FLUSH_EVENTS);
     this.admission = new Admission(config.WORKER_FLUSH_LANES * PENDING_EVENTS_PER_LANE);
-    this.bulk = new BulkJobs(redis.client, config.QUEUE_PREFIX, config.USAGE_QUEUE, USAGE_JOB);
+    if (config.WORKER_BULK_TAKE) this.bulk = new BulkJobs(redis.client, config.QUEUE_PREFIX, config.USAGE_QUEUE, USAGE_JOB);
   }
 
   onApplicationBootstrap(): void {
     this.worker = new Worker(this.config.USAGE_QUEUE, (job) => this.process(job), {
-      connection: redisConnection(this.config.REDIS_URL),
+      connection: this.redis.client,
       prefix: this.config.QUEUE_PREFIX,
+      name: WORKER_NAME,
       concurrency: WORKER_CONCURRENCY,
       // A killed worker's jobs come back after their lock expires; keep redelivering them.
       lockDuration: this.config.WORKER_LOCK_DURATION_MS,
@@ -70,7 +75,9 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
       removeOnComplete: { age: KEEP_COMPLETED.ageSeconds, count: KEEP_COMPLETED.count },
       removeOnFail: { age: 7 * 86_400 },
     });
-    this.lockRenewal = setInterval(() => this.renewLocks(), this.config.WORKER_LOCK_DURATION_MS / 2);
+    const bulk = this.bulk;
+    if (bulk) this.lockRenewal = setInterval(() => this.renewLocks(bulk), this.config.WORKER_LOCK_DURATION_MS / 2);
+    else this.logger.log("bulk taker off (WORKER_BULK_TAKE=off): BullMQ's Worker takes every job");
     this.worker.on('error', (error) => this.logger.warn(`queue connection: ${error.message}`));
     this.worker.on('failed', (job, error) => this.logger.error(`job ${job?.id} (${job?.name}) failed: ${error.message}`));
     this.worker.on('stalled', (jobId) => this.logger.warn(`job ${jobId} stalled (its worker died or hung): handed out again`));
@@ -97,7 +104,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
 
   private async process(job: Job): Promise<FlushResult> {
     // A job handed out means the queue has work: take what waits behind it in bulk.
-    this.takeWaiting();
+    if (this.bulk) this.takeWaiting(this.bulk);
     const weight = Math.max(1, Math.min(MAX_FLUSH_EVENTS, Array.isArray(job.data?.events) ? job.data.events.length : 1));
     await this.admission.enter(weight);
     try {
@@ -115,7 +122,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
    * Each bulk is validated as one, joins the next flush, and is completed in one call after the
    * commit. Runs once at a time; a call while it runs makes it look again before it stops.
    */
-  private takeWaiting(): void {
+  private takeWaiting(bulk: BulkJobs): void {
     if (this.stopping) return;
     if (this.taking) {
       this.takeAgain = true;
@@ -128,7 +135,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
         const token = randomUUID();
         let jobs: TakenJob[] = [];
         try {
-          if (!this.stopping) jobs = await this.bulk.take(TAKE_JOBS, token, this.config.WORKER_LOCK_DURATION_MS);
+          if (!this.stopping) jobs = await bulk.take(TAKE_JOBS, token, this.config.WORKER_LOCK_DURATION_MS);
         } catch (error) {
           this.logger.warn(`bulk take failed (${(error as Error).message}); BullMQ's worker goes on taking jobs one by one`);
         }
@@ -138,7 +145,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
           this.takeAgain = false;
           continue;
         }
-        const settled = this.settleTaken(jobs, token)
+        const settled = this.settleTaken(bulk, jobs, token)
           .catch((error: Error) => this.logger.error(`${jobs.length} bulk-taken jobs left to be redelivered: ${error.message}`))
           .finally(() => {
             this.inFlight.delete(token);
@@ -152,7 +159,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
     });
   }
 
-  private async settleTaken(jobs: readonly TakenJob[], token: string): Promise<void> {
+  private async settleTaken(bulk: BulkJobs, jobs: readonly TakenJob[], token: string): Promise<void> {
     const events = jobs.map((job) => parseJobData(job.data));
     const prepared = await this.ingest.prepareEvents(`${jobs[0].id}+${jobs.length - 1}`, events, jobs.length);
     const result = await this.lanes.submit(prepared);
@@ -167,7 +174,7 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
     const value = JSON.stringify(result);
     for (let attempt = 1; ; attempt++) {
       try {
-        const { notHeld } = await this.bulk.complete(jobs, token, value, KEEP_COMPLETED);
+        const { notHeld } = await bulk.complete(jobs, token, value, KEEP_COMPLETED);
         if (notHeld) this.logger.warn(`${notHeld} bulk-taken jobs were handed out again before completion (lock expired); their redelivery is a duplicate`);
         return;
       } catch (error) {
@@ -179,9 +186,9 @@ export class UsageProcessor implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
-  private renewLocks(): void {
+  private renewLocks(bulk: BulkJobs): void {
     for (const [token, { jobs }] of this.inFlight) {
-      this.bulk
+      bulk
         .extend(jobs.map((j) => j.id), token, this.config.WORKER_LOCK_DURATION_MS)
         .catch((error: Error) => this.logger.warn(`renewing locks of ${jobs.length} bulk-taken jobs failed: ${error.message}`));
     }

@@ -17,6 +17,8 @@ export class BenchContext {
   readonly pool: pg.Pool;
   readonly redis: Redis;
   private readonly queues: Queue[] = [];
+  /** SECRETS_KEY of this run's service processes. */
+  readonly secretsKey = randomBytes(32).toString('base64');
 
   private constructor(
     readonly run: string,
@@ -54,6 +56,7 @@ export class BenchContext {
       USAGE_QUEUE: queue,
       LOG_LEVEL: logLevel,
       ADMIN_API_KEY: this.adminKey,
+      SECRETS_KEY: this.secretsKey,
       ...extra,
     };
   }

@@ -38,6 +38,7 @@ const env = {
   USAGE_QUEUE,
   LOG_LEVEL: 'warn',
   ADMIN_API_KEY: 'fault-suite-admin-key-0123',
+  SECRETS_KEY: randomBytes(32).toString('base64'),
   // A killed worker's jobs come back after 3 s instead of 30.
   WORKER_LOCK_DURATION_MS: '3000',
   WORKER_STALLED_INTERVAL_MS: '2000',

@@ -10,6 +10,8 @@ import { CreditGrants1795000010000 } from './1795000010000-CreditGrants.js';
 import { StructuralLedgerIndex1795000010001 } from './1795000010001-StructuralLedgerIndex.js';
 import { CreditLiability1795000010002 } from './1795000010002-CreditLiability.js';
 import { SpendHolds1795000011000 } from './1795000011000-SpendHolds.js';
+import { Webhooks1795000012000 } from './1795000012000-Webhooks.js';
+import { HoldDeclinedEvents1795000012001 } from './1795000012001-HoldDeclinedEvents.js';
 
 export const migrations = [
   InitialSchema1795000000000,
@@ -23,4 +25,6 @@ export const migrations = [
   StructuralLedgerIndex1795000010001,
   CreditLiability1795000010002,
   SpendHolds1795000011000,
+  Webhooks1795000012000,
+  HoldDeclinedEvents1795000012001,
 ];

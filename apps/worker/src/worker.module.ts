@@ -8,6 +8,7 @@ import { GrantExpiryProcessor } from './processors/grant-expiry.processor.js';
 import { InvoiceScheduler } from './processors/invoice.scheduler.js';
 import { UsageProcessor } from './processors/usage.processor.js';
 import { SchemaGate } from './schema/schema-gate.js';
+import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
 
 /** The worker's pino settings, for LoggerModule and for the logger Nest starts with. */
 export const workerLogging = async (config: AppConfig): Promise<Params> => ({ pinoHttp: await pinoHttpTo({ name: 'worker', level: config.LOG_LEVEL }) });
@@ -21,7 +22,7 @@ export class WorkerModule {
         LoggerModule.forRootAsync({ useFactory: () => workerLogging(config) }),
         DbModule.forRoot(config, { poolSize: 4, applicationName: 'billing-worker' }),
       ],
-      providers: [{ provide: APP_CONFIG, useValue: config }, SchemaGate, WorkerRedis, UsageIngestService, UsageProcessor, InvoiceScheduler, GrantExpiryProcessor],
+      providers: [{ provide: APP_CONFIG, useValue: config }, SchemaGate, WorkerRedis, UsageIngestService, UsageProcessor, InvoiceScheduler, GrantExpiryProcessor, WebhookDispatcher],
     };
   }
 }

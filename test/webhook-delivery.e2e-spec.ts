@@ -137,8 +137,10 @@ describe('a receiver with faults', () => {
 
 describe('order and isolation', () => {
   it('delivers each account\'s events in the order they happened, a retry holding back the ones after it', async () => {
-    await withEndpoint(async (receiver) => {
-      receiver.fail(500);
+    await withEndpoint(async (receiver, endpoint) => {
+      // Down while 12 events of each of two accounts happen, so each stream has them all queued; back
+      // up, the third request is answered 500: its stream must wait for that retry before the rest.
+      await receiver.stop();
       const [a, b] = [await account(), await account()];
       const sent: Record<string, string[]> = { [a]: [], [b]: [] };
       for (let i = 0; i < 12; i++) {
@@ -148,12 +150,16 @@ describe('order and isolation', () => {
           await decline(id, hold);
         }
       }
+      await until(async () => (await deliveriesOf(endpoint.endpoint_id)).filter((d) => d.attempts.length > 0).length === 2, 'a refused try on each stream');
+      receiver.fail(200, 200, 500);
+      await receiver.start();
       for (const id of [a, b]) expect((await messagesAbout(receiver, id, 12)).map((m) => m.data.hold_id)).toEqual(sent[id]);
       // Acknowledged in order too: no event was accepted before an earlier one of its account.
       for (const id of [a, b]) {
         const acked = receiver.requests.filter((r) => r.answered === 200 && JSON.parse(r.body).data.account_id === id).map((r) => JSON.parse(r.body).data.hold_id);
         expect(acked).toEqual(sent[id]);
       }
+      expect(receiver.requests.filter((r) => r.answered === 500)).toHaveLength(1);
     });
   }, 40_000);
 

@@ -21,8 +21,8 @@ export interface Message {
   data: Record<string, unknown>;
 }
 
-/** What the next requests meet, one fault per request, in order; then 200. */
-export type Fault = 500 | 'hang';
+/** What the next verified requests meet, one per request, in order (200 lets one through); then 200. */
+export type Fault = 200 | 500 | 'hang';
 
 /**
  * A webhook receiver as a provider's service runs one, on 127.0.0.1: every request is verified with

@@ -50,7 +50,7 @@ async function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Pr
 
 const call = async (path: string, method = 'GET', body?: unknown, headers: Record<string, string> = {}) => {
   const res = await fetch(`${api.base}${path}`, { method, headers: { ...ADMIN, ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, body: res.status === 204 ? null : await res.json() };
+  return { status: res.status, body: (res.status === 204 ? null : await res.json()) as Record<string, any> };
 };
 
 async function account(amount: string): Promise<string> {

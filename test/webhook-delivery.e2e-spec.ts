@@ -5,7 +5,7 @@ import { createAccount, credit, uniqueId } from './support/factories.js';
 import { scratchDatabase } from './support/scratch.js';
 import { type Stack, scratchStack } from './support/stack.js';
 import { until } from './support/until.js';
-import { WebhookReceiver } from './support/webhook-receiver.js';
+import { WebhookReceiver } from '../bench/webhook-receiver.js';
 import { aboutAccount, messagesAbout, registerEndpoint } from './support/webhooks.js';
 
 /**

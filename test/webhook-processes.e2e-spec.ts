@@ -6,7 +6,7 @@ import { type ApiProcess, startApiProcess } from './support/api-process.js';
 import { uniqueId, usageEvent } from './support/factories.js';
 import { scratchDatabase } from './support/scratch.js';
 import { until } from './support/until.js';
-import { type Message, WebhookReceiver } from './support/webhook-receiver.js';
+import { type Message, WebhookReceiver } from '../bench/webhook-receiver.js';
 import { COSTLY_USAGE } from './support/webhooks.js';
 
 /**

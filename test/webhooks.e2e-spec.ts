@@ -4,7 +4,7 @@ import { ADMIN, bearer } from './support/api.js';
 import { createAccount, createKey, credit, uniqueId, usageEvent } from './support/factories.js';
 import { type Stack, scratchStack } from './support/stack.js';
 import { until } from './support/until.js';
-import { WebhookReceiver } from './support/webhook-receiver.js';
+import { WebhookReceiver } from '../bench/webhook-receiver.js';
 import { COSTLY_USAGE, aboutAccount, messagesAbout, registerEndpoint, spend } from './support/webhooks.js';
 
 /**

@@ -8,7 +8,7 @@ import { DataSource } from 'typeorm';
 import { Money, formatMoney, newWebhookSecret, sealSecret, secretsKeyFrom } from '../../libs/billing/src/index.js';
 import { dropDatabase, migrate } from '../../libs/db/src/index.js';
 import { redisConnection } from '../../libs/queue/src/index.js';
-import { WebhookReceiver } from '../support/webhook-receiver.js';
+import { WebhookReceiver } from '../../bench/webhook-receiver.js';
 
 /**
  * The fault suite (npm run test:faults): real worker processes from dist/, killed with SIGKILL and

@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import { ADMIN, drained, type TestApi } from './api.js';
 import { usageEvent } from './factories.js';
 import { until } from './until.js';
-import type { Message, WebhookReceiver } from './webhook-receiver.js';
+import type { Message, WebhookReceiver } from '../../bench/webhook-receiver.js';
 
 /** Registers an endpoint for the receiver and gives the receiver its secret. */
 export async function registerEndpoint(api: TestApi, receiver: WebhookReceiver, events?: string[], path?: string): Promise<{ endpoint_id: string; secret: string }> {

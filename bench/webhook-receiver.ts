@@ -11,7 +11,9 @@ export interface Received {
   verified: boolean;
   /** What the receiver answered: 401 unverified, a fault's status, 200; null when it hung. */
   answered: number | null;
+  /** Date.now() and performance.now() when it arrived. */
   at: number;
+  atMs: number;
 }
 
 export interface Message {
@@ -25,7 +27,7 @@ export interface Message {
 export type Fault = 200 | 500 | 'hang';
 
 /**
- * A webhook receiver as a provider's service runs one, on 127.0.0.1: every request is verified with
+ * A webhook receiver as a provider's service runs one, on 127.0.0.1 (the tests' and the bench's): every request is verified with
  * the Standard Webhooks reference implementation (the standardwebhooks package) against the
  * secret it holds, and refused with 401 when it does not verify; a verified one meets the next
  * queued fault (500, or no answer at all), else 200. It can go down (closing every connection)
@@ -38,7 +40,11 @@ export class WebhookReceiver {
   private readonly sockets = new Set<Socket>();
   private port = 0;
 
-  constructor(private secret = '') {}
+  /** `onAcknowledged` hears of each verified request answered 200, as it is answered. */
+  constructor(
+    private secret = '',
+    private readonly onAcknowledged?: (received: Received) => void,
+  ) {}
 
   url(path = '/hooks/billing'): string {
     return `http://127.0.0.1:${this.port}${path}`;
@@ -100,7 +106,7 @@ export class WebhookReceiver {
     } catch {
       verified = false;
     }
-    const received: Received = { id: headers['webhook-id'], timestamp: headers['webhook-timestamp'], signature: headers['webhook-signature'], body, verified, answered: null, at: Date.now() };
+    const received: Received = { id: headers['webhook-id'], timestamp: headers['webhook-timestamp'], signature: headers['webhook-signature'], body, verified, answered: null, at: Date.now(), atMs: performance.now() };
     this.requests.push(received);
     if (!verified) return void this.answer(res, received, 401);
     const fault = this.faults.shift();
@@ -110,6 +116,7 @@ export class WebhookReceiver {
 
   private answer(res: ServerResponse, received: Received, status: number): void {
     received.answered = status;
+    if (status === 200 && received.verified) this.onAcknowledged?.(received);
     res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'no');
   }
 }

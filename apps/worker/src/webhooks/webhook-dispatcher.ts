@@ -176,10 +176,18 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     }
   }
 
+  private open(sealed: string, endpointId: string): string {
+    try {
+      return openSecret(this.key, sealed, endpointId);
+    } catch {
+      throw new Error(`the secret of endpoint ${endpointId} does not open with this SECRETS_KEY (sealed under another key?)`);
+    }
+  }
+
   private deliver(delivery: OutgoingDelivery, at: Date) {
-    const secrets = [openSecret(this.key, delivery.secretSealed, delivery.endpointId)];
+    const secrets = [this.open(delivery.secretSealed, delivery.endpointId)];
     if (delivery.previousSecretSealed && delivery.previousSecretExpiresAt && delivery.previousSecretExpiresAt > at) {
-      secrets.push(openSecret(this.key, delivery.previousSecretSealed, delivery.endpointId));
+      secrets.push(this.open(delivery.previousSecretSealed, delivery.endpointId));
     }
     const body = JSON.stringify({ type: delivery.type, timestamp: delivery.eventAt.toISOString(), data: delivery.data });
     const timestamp = Math.floor(at.getTime() / 1000);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import { RETRY_FOR_MS, nextRetryAt, nominalRetryDelayMs, nominalSchedule, retryDelayMs } from './retry-schedule.js';
 
 describe('the retry schedule', () => {
@@ -31,5 +32,12 @@ describe('the retry schedule', () => {
       expect(now.getTime() - first.getTime()).toBeGreaterThanOrEqual(RETRY_FOR_MS);
       expect(tries).toBeGreaterThanOrEqual(12);
     }
+  });
+});
+
+describe('the schedule in docs/integration.md', () => {
+  it('lists every retry with its nominal delay', () => {
+    const doc = readFileSync('docs/integration.md', 'utf8');
+    for (const { retry, delayMs } of nominalSchedule()) expect(doc).toContain(`| ${retry} | ${(delayMs / 1000).toLocaleString('en-US')} s |`);
   });
 });

@@ -46,6 +46,12 @@ export const SIZES = {
   /** (o) the portal account: days of hourly usage rollups, and ledger entries. */
   portalDays: int('BENCH_PORTAL_DAYS', 365),
   portalLedgerEntries: int('BENCH_PORTAL_LEDGER_ENTRIES', 10_000),
+  /** (k) threshold crossings, one at a time on an idle service, with this pause between them. */
+  crossingSamples: int('BENCH_CROSSING_SAMPLES', 60),
+  crossingPauseMs: int('BENCH_CROSSING_PAUSE_MS', 50),
+  /** (l) outbox events through one endpoint, over this many accounts. */
+  webhookEvents: int('BENCH_WEBHOOK_EVENTS', 10_000),
+  webhookAccounts: int('BENCH_WEBHOOK_ACCOUNTS', 100),
 } as const;
 
 export const KNOBS = {
@@ -65,7 +71,7 @@ export const KNOBS = {
   logLevel: process.env.BENCH_LOG_LEVEL || 'warn',
   /** When set, the worker runs with --cpu-prof and writes its profiles into this directory. */
   cpuProfDir: process.env.BENCH_CPU_PROF_DIR || '',
-  /** Run only these scenarios (comma separated ids: floor,sql,noop,a,e,b,c,d,invoices,exports,portal,expiry,liability); all when empty. */
+  /** Run only these scenarios (comma separated ids: floor,sql,noop,a,e,b,c,d,invoices,exports,portal,expiry,liability,k,l); all when empty. */
   only: (process.env.BENCH_ONLY || '').split(',').map((s) => s.trim()).filter(Boolean),
 } as const;
 
@@ -94,6 +100,8 @@ export const TARGETS = {
   liabilityCsvSeconds: 10,
   /** (o) the portal shows balance and chart within this long of navigation. */
   portalShownMs: 1000,
+  /** (k) a threshold crossing reaches the receiver within this (p99), on an idle service. */
+  crossingDeliveryP99Ms: 1000,
 } as const;
 
 /** Price of qwen3-5-4b in rate card version 1, per million tokens (the bench checks the DB agrees). */

@@ -18,6 +18,8 @@ export class BenchContext {
   readonly pool: pg.Pool;
   readonly redis: Redis;
   private readonly queues: Queue[] = [];
+  /** SECRETS_KEY of this run's service processes. */
+  readonly secretsKey = randomBytes(32).toString('base64');
 
   private constructor(
     readonly run: string,
@@ -56,6 +58,7 @@ export class BenchContext {
       LOG_LEVEL: logLevel,
       ADMIN_API_KEY: this.adminKey,
       ...(KNOBS.flushLanes ? { WORKER_FLUSH_LANES: String(KNOBS.flushLanes) } : {}),
+      SECRETS_KEY: this.secretsKey,
       ...extra,
     };
   }

@@ -19,6 +19,7 @@ import { type ExpiryResult, expiryScenario, type LiabilityResult, liabilityScena
 import { invoiceScenario, type InvoiceSizeResult } from './scenarios/invoices.js';
 import { portalScenario, type PortalResult } from './scenarios/portal.js';
 import { httpScenario, type HttpRunResult, queueScenario, type QueueRunResult } from './scenarios/service.js';
+import { type CrossingResult, crossingScenario, type WebhookThroughputResult, webhookThroughputScenario } from './scenarios/webhooks.js';
 import { Settler } from './settle.js';
 
 const startedAt = new Date();
@@ -89,6 +90,9 @@ interface Results {
   liability?: LiabilityResult;
   /** (o): the customer portal in a browser. */
   portal?: PortalResult;
+  /** (k) a threshold crossing to its delivery; (l) outbox events through one endpoint. */
+  crossing?: CrossingResult;
+  webhooks?: WebhookThroughputResult;
 }
 
 /** 100000 -> "100k", 1000000 -> "1M". */
@@ -192,6 +196,21 @@ function tableRows(r: Results): Row[] {
     out.push({ scenario: `(n) credit liability report, ${x.accounts.toLocaleString('en-US')} accounts`, result: `${fmtS(med(x.reportMs))} (frozen: ${fmtMs(x.frozenMs)})${mark}`, ceiling: '', ratio: '', target: `<= ${TARGETS.liabilityReportSeconds} s`, pass: med(x.reportMs) <= TARGETS.liabilityReportSeconds * 1000 });
     out.push({ scenario: `(n) credit-liability.csv, ${x.accounts.toLocaleString('en-US')} rows`, result: `${fmtS(med(x.csvMs))}${mark}`, ceiling: '', ratio: '', target: `<= ${TARGETS.liabilityCsvSeconds} s`, pass: med(x.csvMs) <= TARGETS.liabilityCsvSeconds * 1000 });
   }
+  if (r.crossing) {
+    const x = r.crossing;
+    out.push({ scenario: '(k) threshold crossing, idle service -> webhook at the receiver', result: `p50 ${fmtMs(x.p50)}, p99 ${fmtMs(x.p99)} (n=${x.count})${disturbed(x.window) ? ' *' : ''}`, ceiling: '', ratio: '', target: `p99 <= ${TARGETS.crossingDeliveryP99Ms} ms`, pass: x.p99 <= TARGETS.crossingDeliveryP99Ms });
+  }
+  if (r.webhooks) {
+    const x = r.webhooks;
+    out.push({
+      scenario: `(l) ${x.events.toLocaleString('en-US')} webhooks through one endpoint, ${x.accounts} accounts`,
+      result: `${fmtS(x.ms)}, ${x.eventsPerSecond.toLocaleString('en-US')} webhooks/s, ${x.inOrder ? 'all, in order per account' : 'NOT all in order'}${disturbed(x.window) ? ' *' : ''}`,
+      ceiling: '',
+      ratio: '',
+      target: 'all delivered, in order per account',
+      pass: x.inOrder,
+    });
+  }
   if (r.portal) {
     const p = r.portal;
     out.push({
@@ -215,7 +234,7 @@ function markdown(opts: { table: string; system: Record<string, unknown>; result
   const flush = (x?: ThroughputResult) =>
     x?.flushes ? ` Worker flushes (median run): ${x.flushes.flushes}, mean ${x.flushes.meanJobs} jobs / ${x.flushes.meanEvents} events each, p50 ${x.flushes.msP50} ms, p99 ${x.flushes.msP99} ms, max ${x.flushes.msMax} ms, ${fmtMs(x.flushes.msTotal)} in total; the first flush (${x.flushes.first.jobs} jobs) took ${x.flushes.first.ms} ms.` : '';
   const anyDisturbed =
-    [r.floor, r.sqlCeiling, r.noopCeiling, r.a, r.aArrival, r.b, r.bArrival, r.c, r.invoices?.small, r.invoices?.large, r.exports, r.portal].some((x) => x?.disturbed) || disturbed(r.d?.window) || disturbed(r.e?.window);
+    [r.floor, r.sqlCeiling, r.noopCeiling, r.a, r.aArrival, r.b, r.bArrival, r.c, r.invoices?.small, r.invoices?.large, r.exports, r.portal].some((x) => x?.disturbed) || disturbed(r.d?.window) || disturbed(r.e?.window) || disturbed(r.crossing?.window) || disturbed(r.webhooks?.window);
   const month = (d: MonthData) =>
     `${d.events.toLocaleString('en-US')} events in ${d.period} over ${d.accounts} accounts, ${d.rollups.toLocaleString('en-US')} hourly rollups, ${d.ledgerEntries.toLocaleString('en-US')} ledger entries, usage_events ${d.eventsTableMB} MB with indexes, written by SQL in ${fmtS(d.buildMs)}`;
   const invoiceRuns = (x: InvoiceSizeResult) =>
@@ -254,6 +273,12 @@ function markdown(opts: { table: string; system: Record<string, unknown>; result
     r.liability ? `- (n): ${r.liability.accounts.toLocaleString('en-US')} accounts with ${r.liability.ledgerEntries.toLocaleString('en-US')} ledger entries in ${r.liability.period} (a $10 purchase and a $2 promotional grant on day 1, $0.10 of usage every day, the promotional grant's $0.60 expiring on day 15), written by SQL in ${fmtS(r.liability.buildMs)}; GET /v1/reports/credit-liability?limit=1000 (every account computed for the totals) and GET /v1/exports/credit-liability.csv on a fresh API process, the frozen month removed before each so each computes; totals checked exactly. Runs: report ${r.liability.reportMs.map((ms) => fmtS(ms)).join(', ')}; CSV ${r.liability.csvMs.map((ms) => fmtS(ms)).join(', ')}; the frozen month read back in ${fmtMs(r.liability.frozenMs)}.` : '',
     r.portal
       ? `- (o): one account with ${r.portal.data.rollups.toLocaleString('en-US')} hourly rollups (${SIZES.portalDays} days) and ${r.portal.data.ledgerEntries.toLocaleString('en-US')} ledger entries written by SQL in ${fmtMs(r.portal.data.buildMs)}; headless Chromium opens a fresh portal session link in a fresh browser context per run, against a freshly started API process; the figure is the later of the page's own marks (balance rendered, chart first drawn with its 30 days) from the start of navigation, median of ${KNOBS.reps} run(s). Runs: ${r.portal.runs.map((run) => `balance ${fmtMs(run.balanceMs)}, chart ${fmtMs(run.chartMs)}, wall ${fmtMs(run.wallMs)}${disturbed(run.window) ? ` (other processes took ${Math.round(run.window.interference.share * 100)}% of the machine)` : ''}`).join('; ')}.`
+      : '',
+    r.crossing
+      ? `- (k): ${r.crossing.count} accounts at $0.01 with low_balance_threshold $0.005 (after ${r.crossing.warmup.length} warm-up samples: ${r.crossing.warmup.map((x) => fmtMs(x)).join(', ')}), one at a time on an idle service (${KNOBS.workers} worker process(es)): one usage event of $0.0121 on the queue; clock from before queue.add until the bench's receiver (on 127.0.0.1, verifying each request with standardwebhooks) has acknowledged the account's balance.low; ${r.crossing.pauseMs} ms pause between samples. Max ${fmtMs(r.crossing.max)}.`
+      : '',
+    r.webhooks
+      ? `- (l): ${r.webhooks.events.toLocaleString('en-US')} balance.low events written into the outbox by SQL in one transaction, round-robin over ${r.webhooks.accounts} accounts and numbered, with ${KNOBS.workers} idle worker process(es) and one endpoint (the bench's receiver, verifying each request); clock from before the INSERT until the last acknowledgement: ${r.webhooks.requests.toLocaleString('en-US')} requests. Checked: every event once by webhook-id, each account's in the order written.`
       : '',
     r.e?.reads ? `- (e): (a) run once more with the API process up and one client reading GET /v1/accounts/{id}/balance of random accounts (one request in flight, ${r.e.reads.pauseMs} ms pause between reads) for the whole timed window: ${r.e.reads.count} reads, ${r.e.reads.errors} errors. That run's throughput is the info row (the API process and the reader share the 2 cores).${flush(r.e)}` : '',
     '',
@@ -376,6 +401,14 @@ try {
   if (want('liability')) {
     results.liability = await liabilityScenario(h);
     log(`(n) credit liability: report ${results.liability.reportMs.map((ms) => fmtS(ms)).join(', ')}; CSV ${results.liability.csvMs.map((ms) => fmtS(ms)).join(', ')}`);
+  }
+  if (want('k')) {
+    results.crossing = await crossingScenario(h);
+    log(`(k) threshold crossing -> webhook: p50 ${fmtMs(results.crossing.p50)}, p99 ${fmtMs(results.crossing.p99)}, max ${fmtMs(results.crossing.max)}`);
+  }
+  if (want('l')) {
+    results.webhooks = await webhookThroughputScenario(h);
+    log(`(l) ${results.webhooks.events} webhooks through one endpoint: ${fmtS(results.webhooks.ms)} (${results.webhooks.eventsPerSecond} webhooks/s), in order: ${results.webhooks.inOrder}`);
   }
   if (want('portal')) {
     results.portal = await portalScenario(h);

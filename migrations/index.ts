@@ -11,6 +11,8 @@ import { StructuralLedgerIndex1795000010001 } from './1795000010001-StructuralLe
 import { CreditLiability1795000010002 } from './1795000010002-CreditLiability.js';
 import { SpendHolds1795000011000 } from './1795000011000-SpendHolds.js';
 import { InvoiceExpiredVoided1795000011001 } from './1795000011001-InvoiceExpiredVoided.js';
+import { Webhooks1795000012000 } from './1795000012000-Webhooks.js';
+import { HoldDeclinedEvents1795000012001 } from './1795000012001-HoldDeclinedEvents.js';
 import { PartitionUsageEvents1795000015000 } from './1795000015000-PartitionUsageEvents.js';
 import { PartialIdempotencyIndex1795000015001 } from './1795000015001-PartialIdempotencyIndex.js';
 
@@ -27,6 +29,8 @@ export const migrations = [
   CreditLiability1795000010002,
   SpendHolds1795000011000,
   InvoiceExpiredVoided1795000011001,
+  Webhooks1795000012000,
+  HoldDeclinedEvents1795000012001,
   PartitionUsageEvents1795000015000,
   PartialIdempotencyIndex1795000015001,
 ];

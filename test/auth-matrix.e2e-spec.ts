@@ -62,6 +62,16 @@ const EXPECTED: Record<string, Access> = {
   'GET /v1/accounts/{id}/holds': 'own',
   'GET /v1/holds/{hold_id}': 'own-invoice',
   'POST /v1/holds/{hold_id}/release': 'admin',
+  'PUT /v1/accounts/{id}/billing-settings': 'admin',
+  'GET /v1/accounts/{id}/billing-settings': 'own',
+  'POST /v1/webhook-endpoints': 'admin',
+  'GET /v1/webhook-endpoints': 'admin',
+  'GET /v1/webhook-endpoints/{endpoint_id}': 'admin',
+  'GET /v1/webhook-endpoints/{endpoint_id}/deliveries': 'admin',
+  'POST /v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry': 'admin',
+  'POST /v1/webhook-endpoints/{endpoint_id}/rotate-secret': 'admin',
+  // Last: it deletes the fixture endpoint.
+  'DELETE /v1/webhook-endpoints/{endpoint_id}': 'admin',
 };
 
 /** Public pages that are not in the document itself (the OpenAPI UI and its JSON). */
@@ -93,6 +103,8 @@ const fx = {
   invoiceId: '',
   grantId: '',
   holdId: '',
+  endpointId: '',
+  deliveryId: '',
 };
 
 /** Well-formed like a real account key (bk_<16 hex>_<43 base64url>) but never issued. */
@@ -118,6 +130,8 @@ function concrete(route: string): Concrete {
     .replace('{invoice_id}', encodeURIComponent(fx.invoiceId))
     .replace('{grant_id}', encodeURIComponent(fx.grantId))
     .replace('{hold_id}', encodeURIComponent(fx.holdId))
+    .replace('{endpoint_id}', encodeURIComponent(fx.endpointId))
+    .replace('{delivery_id}', encodeURIComponent(fx.deliveryId))
     .replace('{version}', '1');
   const m = method.toLowerCase() as Concrete['method'];
   const query: Record<string, string> = {
@@ -146,6 +160,9 @@ function concrete(route: string): Concrete {
     'POST /v1/invoices/generate': () => ({ period: PERIOD }),
     'POST /v1/accounts/{id}/holds': () => ({ amount: '0.01' }),
     'POST /v1/accounts/{id}/portal-sessions': () => ({ ttl_seconds: 60 }),
+    'PUT /v1/accounts/{id}/billing-settings': () => ({ low_balance_threshold: '1.00' }),
+    'POST /v1/webhook-endpoints': () => ({ url: 'http://127.0.0.1:9/matrix', events: ['invoice.finalized'] }),
+    'POST /v1/webhook-endpoints/{endpoint_id}/rotate-secret': () => ({}),
   };
   return {
     method: m,
@@ -224,6 +241,14 @@ beforeAll(async () => {
   await credit(api, fx.a, '10.00');
   fx.grantId = (await credit(api, fx.a, '0.01', 'promotional')).grant_id;
   fx.holdId = (await api.http().post(`/v1/accounts/${fx.a}/holds`).set(ADMIN).send({ hold_id: uniqueId('matrix-hold'), amount: '0.01' }).expect(201)).body.hold_id;
+  // A webhook endpoint with a delivery: a declined hold (nothing listens on port 9; the delivery just fails).
+  fx.endpointId = (await api.http().post('/v1/webhook-endpoints').set(ADMIN).send({ url: 'http://127.0.0.1:9/matrix', events: ['hold.declined'] }).expect(201)).body.endpoint_id;
+  await api.http().post(`/v1/accounts/${fx.a}/holds`).set(ADMIN).send({ amount: '1000' }).expect(402);
+  for (let i = 0; !fx.deliveryId; i++) {
+    if (i > 200) throw new Error('no delivery for the matrix endpoint');
+    fx.deliveryId = (await api.http().get(`/v1/webhook-endpoints/${fx.endpointId}/deliveries`).set(ADMIN).expect(200)).body.data[0]?.delivery_id ?? '';
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 
   // An invoice for A: usage in an earlier month, through the queue, then generation.
   const event = usageEvent(fx.a, { occurred_at: `${PERIOD}-15T12:00:00Z` });

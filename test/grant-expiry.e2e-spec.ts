@@ -21,7 +21,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function worker(): ChildProcess {
   const child = spawn(process.execPath, ['dist/apps/worker/src/main.js'], {
-    env: { PATH: process.env.PATH, DATABASE_URL: scratch.url, REDIS_URL: process.env.REDIS_URL, QUEUE_PREFIX: process.env.QUEUE_PREFIX, USAGE_QUEUE, LOG_LEVEL: 'warn', GRANT_EXPIRY_INTERVAL_MS: '100' },
+    env: { PATH: process.env.PATH, DATABASE_URL: scratch.url, REDIS_URL: process.env.REDIS_URL, SECRETS_KEY: process.env.SECRETS_KEY, QUEUE_PREFIX: process.env.QUEUE_PREFIX, USAGE_QUEUE, LOG_LEVEL: 'warn', GRANT_EXPIRY_INTERVAL_MS: '100' },
     stdio: 'ignore',
   });
   children.push(child);

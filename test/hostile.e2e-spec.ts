@@ -641,6 +641,8 @@ describe('SQL metacharacters are only characters', () => {
           version: encodeURIComponent(evil),
           grant_id: encodeURIComponent(evil),
           hold_id: encodeURIComponent(`${evil}-missing`),
+          endpoint_id: encodeURIComponent(evil),
+          delivery_id: encodeURIComponent(evil),
         });
         const body = route.path.endsWith('/credits') ? JSON.stringify({ amount: '1.00', kind: 'purchase' }) : route.path.endsWith('/holds') ? JSON.stringify({ amount: '1' }) : '{}';
         const asAdmin = judge(

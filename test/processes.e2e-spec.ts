@@ -31,6 +31,9 @@ describe('configuration', () => {
     ['dist/apps/worker/src/main.js', { WORKER_BULK_TAKE: 'no' }, 'Invalid configuration: WORKER_BULK_TAKE must be on or off'],
     ['dist/apps/api/src/main.js', { NODE_ENV: 'production', ADMIN_API_KEY: 'dev-admin-key-change-me' }, 'Invalid configuration: ADMIN_API_KEY is the development value'],
     ['dist/apps/worker/src/main.js', { NODE_ENV: 'production', ADMIN_API_KEY: 'only-24-characters-long!' }, 'Invalid configuration: ADMIN_API_KEY must be at least 32 characters'],
+    ['dist/apps/worker/src/main.js', {}, 'Invalid configuration: SECRETS_KEY is required'],
+    ['dist/apps/api/src/main.js', { ADMIN_API_KEY: 'long-enough-admin-key' }, 'Invalid configuration: SECRETS_KEY is required'],
+    ['dist/apps/api/src/main.js', { ADMIN_API_KEY: 'long-enough-admin-key', SECRETS_KEY: 'c2hvcnQ=' }, 'Invalid configuration: SECRETS_KEY must be 32 bytes in base64'],
   ])('%s exits non-zero with one line naming the variable', (script, env, message) => {
     const result = node(script, env);
     expect(result.status).toBe(1);

@@ -5,19 +5,21 @@ import { type ChildProcess, execSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { DataSource } from 'typeorm';
-import { Money, formatMoney } from '../../libs/billing/src/index.js';
+import { Money, formatMoney, newWebhookSecret, sealSecret, secretsKeyFrom } from '../../libs/billing/src/index.js';
 import { dropDatabase, migrate } from '../../libs/db/src/index.js';
 import { redisConnection } from '../../libs/queue/src/index.js';
 import { WORKER_NAME } from '../../apps/worker/src/processors/usage.processor.js';
 import { balancesOf, Workload } from '../support/workload.js';
+import { WebhookReceiver } from '../../bench/webhook-receiver.js';
 
 /**
  * The fault suite (npm run test:faults): real worker processes from dist/, killed with SIGKILL and
  * restarted, two of them on one queue, every batch delivered twice (a quarter of them as
  * single-event jobs, which the workers take in bulk), Postgres restarted once
  * mid-run, then Redis restarted under a running API and worker, then a smaller pass with
- * WORKER_BULK_TAKE=off (BullMQ's Worker alone). It restarts this machine's Postgres and Redis, so
- * it runs alone, after the other suites.
+ * WORKER_BULK_TAKE=off (BullMQ's Worker alone). A webhook receiver takes every balance.low and
+ * credits.expired of the first pass. It restarts this machine's Postgres and Redis, so it runs
+ * alone, after the other suites.
  */
 
 const EVENTS = 100_000;
@@ -43,13 +45,16 @@ const env = {
   USAGE_QUEUE,
   LOG_LEVEL: 'warn',
   ADMIN_API_KEY: 'fault-suite-admin-key-0123',
+  SECRETS_KEY: randomBytes(32).toString('base64'),
   // A killed worker's jobs come back after 3 s instead of 30.
   WORKER_LOCK_DURATION_MS: '3000',
   WORKER_STALLED_INTERVAL_MS: '2000',
   // Grants come due throughout the run: look for them often.
   GRANT_EXPIRY_INTERVAL_MS: '300',
+  // A killed worker's webhook streams come back after 2 x 2 s + 5 s.
+  WEBHOOK_TIMEOUT_MS: '2000',
 };
-const figures = { offEvents: 0, offJobs: 0, offStalled: 0, events: EVENTS, jobs: 0, kills: 0, workerStarts: 0, postgresRestarts: 0, redisRestarts: 0, seconds: 0, retries: 0, stalled: 0, grants: 0, expiries: 0, expiryFailures: 0 };
+const figures = { offEvents: 0, offJobs: 0, offStalled: 0, events: EVENTS, jobs: 0, kills: 0, workerStarts: 0, postgresRestarts: 0, redisRestarts: 0, seconds: 0, retries: 0, stalled: 0, grants: 0, expiries: 0, expiryFailures: 0, webhooks: 0, webhookTries: 0 };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const cluster = () => execSync('ls /etc/postgresql').toString().trim().split('\n')[0];
@@ -145,6 +150,7 @@ async function addUntilTaken(target: Queue, jobs: { name: string; data: unknown 
 
 let db: DataSource;
 let queue: Queue;
+let receiver: WebhookReceiver;
 const workers: ChildProcess[] = [];
 
 beforeAll(async () => {
@@ -156,6 +162,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const w of workers) w.kill('SIGKILL');
+  await receiver?.stop();
   await queue?.obliterate({ force: true }).catch(() => undefined);
   // The workers' metrics hash lives beside the queue's keys.
   const redis = new Redis(REDIS_URL);
@@ -168,7 +175,8 @@ afterAll(async () => {
   process.stdout.write(
     `faults: ${figures.events} events in ${figures.jobs} jobs (every event twice, a quarter in single-event jobs), ${figures.kills} SIGKILLs, ${figures.workerStarts} worker starts, ` +
       `${figures.postgresRestarts} Postgres restart (2 s down), ${figures.redisRestarts} Redis restart, ${figures.stalled} stalled jobs handed out again, ` +
-      `${figures.retries} flush retries, ${figures.grants} grants (${figures.expiries} expiry entries, ${figures.expiryFailures} expiry runs failed and retried), ${figures.seconds.toFixed(1)} s; ` +
+      `${figures.retries} flush retries, ${figures.grants} grants (${figures.expiries} expiry entries, ${figures.expiryFailures} expiry runs failed and retried), ` +
+      `${figures.webhooks} webhooks delivered in ${figures.webhookTries} requests, ${figures.seconds.toFixed(1)} s; ` +
       `with WORKER_BULK_TAKE=off: ${figures.offEvents} events in ${figures.offJobs} jobs, ${figures.offStalled} stalled jobs handed out again; log ${logFile}\n`,
   );
   log.end();
@@ -188,6 +196,18 @@ describe('fault suite', () => {
       ['0.2', 10, restartAt.toISOString(), 5],
       ['0.5', 10, new Date(new Date(t0).getTime() + 13_000).toISOString(), 1],
     ]);
+    // Every balance only falls from 7.00 (the first expiry takes it to 6.50): each account crosses 6.90 once.
+    await db.query('UPDATE account_balances SET low_balance_threshold = 6.9 WHERE account_id = ANY($1)', [accounts]);
+    receiver = await new WebhookReceiver().start();
+    const secret = newWebhookSecret();
+    const endpointId = `we_${randomBytes(8).toString('hex')}`;
+    await db.query('INSERT INTO webhook_endpoints (endpoint_id, url, events, secret_sealed) VALUES ($1, $2, $3, $4)', [
+      endpointId,
+      receiver.url(),
+      ['balance.low', 'credits.expired'],
+      sealSecret(secretsKeyFrom(env.SECRETS_KEY), secret, endpointId),
+    ]);
+    receiver.trust(secret);
     await sleep(1_000); // the first promotional grants come due before any worker runs
     const expected = new Map(accounts.map((a) => [a, new Money(0)]));
     let seed = 7;
@@ -299,6 +319,19 @@ describe('fault suite', () => {
     figures.expiryFailures = workerLog.split('grant expiry failed').length - 1;
     expect(figures.stalled).toBeGreaterThan(0);
     expect(figures.retries).toBeGreaterThan(0);
+
+    // Webhooks: one balance.low per account and one credits.expired per expiry entry, each delivered
+    // and verified under one webhook-id, none doubled, through the kills and the Postgres restart.
+    const expired: string[] = (await db.query("SELECT reference FROM ledger_entries WHERE kind = 'expiry' AND account_id = ANY($1)", [accounts])).map((r: { reference: string }) => r.reference).sort();
+    await waitFor('every webhook delivered', async () => receiver.delivered().length >= ACCOUNTS + expired.length, 120_000);
+    await sleep(2_000);
+    const delivered = receiver.delivered();
+    figures.webhooks = delivered.length;
+    figures.webhookTries = receiver.requests.length;
+    expect(receiver.requests.filter((r) => !r.verified)).toEqual([]);
+    expect(delivered.filter((m) => m.type === 'balance.low').map((m) => m.data.account_id).sort()).toEqual([...accounts].sort());
+    expect(delivered.filter((m) => m.type === 'credits.expired').map((m) => m.data.grant_id).sort()).toEqual(expired);
+    expect(delivered).toHaveLength(ACCOUNTS + expired.length);
 
     // The books reconcile.
     const { out, code } = await reconcile();

@@ -10,6 +10,8 @@ export interface ApiProcess {
   /** Everything the process has written so far (its JSON log lines), stdout and stderr. */
   output: () => string;
   stop: () => Promise<void>;
+  /** SIGKILL: no shutdown at all. */
+  kill: () => Promise<void>;
 }
 
 /**
@@ -36,6 +38,11 @@ export async function startApiProcess(env: Record<string, string> = {}): Promise
     await exited;
     clearTimeout(timer);
   };
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGKILL');
+    await exited;
+  };
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the API exited during start-up: ${chunks.join('')}`);
@@ -43,7 +50,7 @@ export async function startApiProcess(env: Record<string, string> = {}): Promise
       (r) => r.ok,
       () => false,
     );
-    if (healthy) return { base, output: () => chunks.join(''), stop };
+    if (healthy) return { base, output: () => chunks.join(''), stop, kill };
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`the API did not answer /health within 30 s: ${chunks.join('')}`);

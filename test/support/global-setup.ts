@@ -14,5 +14,6 @@ export default function globalSetup(): void {
   process.env.QUEUE_PREFIX = `billing-test-${run}`;
   process.env.USAGE_QUEUE = 'usage-events';
   process.env.ADMIN_API_KEY = 'test-admin-key-0123456789-0123456789';
+  process.env.SECRETS_KEY = randomBytes(32).toString('base64');
   process.env.LOG_LEVEL = 'silent';
 }

@@ -28,6 +28,9 @@ import { InvoicesController } from './invoices/invoices.controller.js';
 import { InvoicesService } from './invoices/invoices.service.js';
 import { UsageController } from './usage/usage.controller.js';
 import { UsageService } from './usage/usage.service.js';
+import { BillingSettingsController } from './billing-settings/billing-settings.controller.js';
+import { BillingSettingsService } from './billing-settings/billing-settings.service.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 /**
  * The API's pino settings: for its request logs and for Nest's own lines, from the first one on
@@ -58,8 +61,9 @@ export class ApiModule {
         QueueModule.forRoot(config),
         AccountExportsModule,
         PortalSessionsModule.forRoot(config),
+        WebhooksModule.forRoot(config),
       ],
-      controllers: [HealthController, MetricsController, PricingController, AccountsController, UsageController, InvoicesController, FinanceController, GrantsController, ReportsController, HoldsController],
+      controllers: [HealthController, MetricsController, PricingController, AccountsController, UsageController, InvoicesController, FinanceController, GrantsController, ReportsController, HoldsController, BillingSettingsController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: APP_GUARD, useClass: AuthGuard },
@@ -73,6 +77,7 @@ export class ApiModule {
         GrantsApiService,
         ReportsService,
         HoldsApiService,
+        BillingSettingsService,
       ],
     };
   }

@@ -4,7 +4,7 @@ import { Logger } from 'nestjs-pino';
 import { closeOnSignals, loadConfigOrExit, pinoNestLogger } from '@app/config';
 import { WorkerModule, workerLogging } from './worker.module.js';
 
-const config = loadConfigOrExit([]);
+const config = loadConfigOrExit(['SECRETS_KEY']);
 // Creating the context runs its init: it waits for Postgres and for the migrations, then consumes.
 const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: pinoNestLogger(await workerLogging(config)) });
 closeOnSignals(app, (message) => app.get(Logger).log(message));

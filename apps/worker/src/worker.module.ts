@@ -9,6 +9,7 @@ import { InvoiceScheduler } from './processors/invoice.scheduler.js';
 import { PartitionUpkeepProcessor } from './processors/partition-upkeep.processor.js';
 import { UsageProcessor } from './processors/usage.processor.js';
 import { SchemaGate } from './schema/schema-gate.js';
+import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
 
 /** The worker's pino settings, for LoggerModule and for the logger Nest starts with. */
 export const workerLogging = async (config: AppConfig): Promise<Params> => ({ pinoHttp: await pinoHttpTo({ name: 'worker', level: config.LOG_LEVEL }) });
@@ -22,7 +23,7 @@ export class WorkerModule {
         LoggerModule.forRootAsync({ useFactory: () => workerLogging(config) }),
         DbModule.forRoot(config, { poolSize: config.WORKER_FLUSH_LANES + 3, applicationName: 'billing-worker' }),
       ],
-      providers: [{ provide: APP_CONFIG, useValue: config }, SchemaGate, WorkerRedis, UsageIngestService, UsageProcessor, InvoiceScheduler, GrantExpiryProcessor, PartitionUpkeepProcessor],
+      providers: [{ provide: APP_CONFIG, useValue: config }, SchemaGate, WorkerRedis, UsageIngestService, UsageProcessor, InvoiceScheduler, GrantExpiryProcessor, PartitionUpkeepProcessor, WebhookDispatcher],
     };
   }
 }

@@ -13,3 +13,4 @@ export * from './invoice-chain.js';
 export * from './grants.js';
 export * from './liability.js';
 export * from './holds.js';
+export * from './webhooks/index.js';

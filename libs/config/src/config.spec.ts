@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig, trustProxy } from './config.js';
 
-const valid = { ADMIN_API_KEY: 'dev-admin-key-0123456789' };
+const SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
+const valid = { ADMIN_API_KEY: 'dev-admin-key-0123456789', SECRETS_KEY };
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -24,7 +25,25 @@ describe('loadConfig', () => {
       GRANT_EXPIRY_INTERVAL_MS: 5000,
       WORKER_BULK_TAKE: true,
       PORTAL_FRAME_ANCESTORS: "'none'",
+      WEBHOOK_ALLOW_HTTP_HOSTS: '127.0.0.1,localhost',
+      WEBHOOK_TIMEOUT_MS: 10000,
     });
+  });
+
+  it('names a missing or malformed SECRETS_KEY in one line, and lets the operator commands run without it', () => {
+    expect(() => loadConfig({ ADMIN_API_KEY: valid.ADMIN_API_KEY })).toThrow('Invalid configuration: SECRETS_KEY is required');
+    expect(() => loadConfig({}, ['SECRETS_KEY'])).toThrow('Invalid configuration: SECRETS_KEY is required');
+    for (const bad of ['short', Buffer.alloc(31).toString('base64'), Buffer.alloc(33).toString('base64'), Buffer.alloc(32).toString('base64url')]) {
+      expect(() => loadConfig({ ...valid, SECRETS_KEY: bad })).toThrow('Invalid configuration: SECRETS_KEY must be 32 bytes in base64 (openssl rand -base64 32)');
+    }
+    expect(loadConfig({}, []).SECRETS_KEY).toBeUndefined();
+  });
+
+  it('reads WEBHOOK_ALLOW_HTTP_HOSTS as a list of hosts, or none', () => {
+    expect(loadConfig({ ...valid, WEBHOOK_ALLOW_HTTP_HOSTS: ' hooks.internal , 10.0.0.5,[::1] ' }).WEBHOOK_ALLOW_HTTP_HOSTS).toBe('hooks.internal , 10.0.0.5,[::1]');
+    expect(loadConfig({ ...valid, WEBHOOK_ALLOW_HTTP_HOSTS: 'none' }).WEBHOOK_ALLOW_HTTP_HOSTS).toBe('none');
+    expect(() => loadConfig({ ...valid, WEBHOOK_ALLOW_HTTP_HOSTS: 'http://x/' })).toThrow(/^Invalid configuration: WEBHOOK_ALLOW_HTTP_HOSTS must be a comma-separated list/);
+    expect(() => loadConfig({ ...valid, WEBHOOK_TIMEOUT_MS: '50' })).toThrow(/^Invalid configuration: WEBHOOK_TIMEOUT_MS /);
   });
 
   it('names a missing ADMIN_API_KEY in one line', () => {
@@ -113,6 +132,12 @@ describe('loadConfig', () => {
 describe('ADMIN_API_KEY in production', () => {
   const production = { NODE_ENV: 'production' };
 
+  it('refuses the development SECRETS_KEY from .env.example in one line', () => {
+    expect(() => loadConfig({ ...production, ADMIN_API_KEY: 'k'.repeat(32), SECRETS_KEY: 'ZGV2LXNlY3JldHMta2V5LWNoYW5nZS1tZS0wMTIzNDU=' })).toThrow(
+      'Invalid configuration: SECRETS_KEY is the development value from .env.example; NODE_ENV=production needs 32 random bytes (openssl rand -base64 32)',
+    );
+  });
+
   it('refuses the development value from .env.example in one line', () => {
     expect(() => loadConfig({ ...production, ADMIN_API_KEY: 'dev-admin-key-change-me' })).toThrow(
       'Invalid configuration: ADMIN_API_KEY is the development value from .env.example; NODE_ENV=production needs a random secret of at least 32 characters',
@@ -127,12 +152,12 @@ describe('ADMIN_API_KEY in production', () => {
   });
 
   it('takes a 32-character key', () => {
-    expect(loadConfig({ ...production, ADMIN_API_KEY: 'k'.repeat(32) }).ADMIN_API_KEY).toBe('k'.repeat(32));
+    expect(loadConfig({ ...production, ADMIN_API_KEY: 'k'.repeat(32), SECRETS_KEY }).ADMIN_API_KEY).toBe('k'.repeat(32));
   });
 
   it('keeps the development key working outside production', () => {
-    expect(loadConfig({ ADMIN_API_KEY: 'dev-admin-key-change-me' }).ADMIN_API_KEY).toBe('dev-admin-key-change-me');
-    expect(loadConfig({ NODE_ENV: 'development', ADMIN_API_KEY: 'dev-admin-key-change-me' }).ADMIN_API_KEY).toBe('dev-admin-key-change-me');
+    expect(loadConfig({ ADMIN_API_KEY: 'dev-admin-key-change-me', SECRETS_KEY }).ADMIN_API_KEY).toBe('dev-admin-key-change-me');
+    expect(loadConfig({ NODE_ENV: 'development', ADMIN_API_KEY: 'dev-admin-key-change-me', SECRETS_KEY }).ADMIN_API_KEY).toBe('dev-admin-key-change-me');
   });
 });
 

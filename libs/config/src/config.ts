@@ -70,6 +70,11 @@ export function trustProxy(value: string): false | number | string[] | null {
 
 /** The development value shown in .env.example and the README: never accepted in production. */
 export const DEVELOPMENT_ADMIN_API_KEY = 'dev-admin-key-change-me';
+/** The development SECRETS_KEY of .env.example (base64 of "dev-secrets-key-change-me-012345"): never accepted in production. */
+export const DEVELOPMENT_SECRETS_KEY = 'ZGV2LXNlY3JldHMta2V5LWNoYW5nZS1tZS0wMTIzNDU=';
+
+/** Hosts in WEBHOOK_ALLOW_HTTP_HOSTS: names or IP addresses, comma-separated, or `none`. */
+const HOST_LIST = /^(?:none|[A-Za-z0-9._:[\]-]+(?:\s*,\s*[A-Za-z0-9._:[\]-]+)*)$/;
 /** Shortest admin key accepted when NODE_ENV=production. */
 export const PRODUCTION_ADMIN_KEY_LENGTH = 32;
 
@@ -77,9 +82,20 @@ const schema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/billing'),
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
-  ADMIN_API_KEY: z
-    .string({ error: 'is required' })
-    .min(16, 'must be at least 16 characters'),
+  ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Encrypts webhook endpoint secrets at rest (AES-256-GCM): 32 random bytes, base64. */
+  SECRETS_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes in base64 (openssl rand -base64 32)')
+    .optional(),
+  /** Hosts webhooks may reach over plain http and at private addresses (development and tests). */
+  WEBHOOK_ALLOW_HTTP_HOSTS: z
+    .string()
+    .transform((value) => value.trim())
+    .refine((value) => HOST_LIST.test(value), 'must be a comma-separated list of host names or addresses, or none')
+    .default('127.0.0.1,localhost'),
+  /** How long one webhook delivery may take, connection to last byte of the answer. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   USAGE_QUEUE: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . -').default('usage-events'),
   MAINTENANCE_QUEUE: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . -').default('billing-maintenance'),
   /** BullMQ's key prefix; on a Redis Cluster it carries a hash tag ({billing}), so each queue's keys share one slot. */
@@ -132,7 +148,8 @@ const schema = z.object({
 
 const SELLER_DETAILS = ['INVOICE_SELLER_ADDRESS', 'INVOICE_SELLER_TAX_ID', 'INVOICE_SELLER_EMAIL'] as const;
 
-export type AppConfig = Readonly<z.infer<typeof schema>>;
+/** The keys are typed as present: the entry points that use them require them (see loadConfig's `required`). */
+export type AppConfig = Readonly<Omit<z.infer<typeof schema>, 'ADMIN_API_KEY' | 'SECRETS_KEY'> & { ADMIN_API_KEY: string; SECRETS_KEY: string }>;
 
 /** Every variable the service reads (NODE_ENV aside). */
 export const CONFIG_VARIABLES = Object.keys(schema.shape) as (keyof AppConfig)[];
@@ -140,16 +157,19 @@ export const CONFIG_VARIABLES = Object.keys(schema.shape) as (keyof AppConfig)[]
 /** Thrown for a bad environment; its message is the one line an operator sees. */
 export class ConfigError extends Error {}
 
+/** What the API needs; the worker needs SECRETS_KEY only, the operator commands neither. */
+export const API_REQUIRED: (keyof AppConfig)[] = ['ADMIN_API_KEY', 'SECRETS_KEY'];
+
 /**
  * Validates the environment. Empty strings count as unset, so `PORT=` falls back to the default.
- * Under NODE_ENV=production (what the image runs with) the admin key must be a real secret.
+ * Under NODE_ENV=production (what the image runs with) the admin key and the secrets key must be
+ * real secrets.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, required: (keyof AppConfig)[] = ['ADMIN_API_KEY']): AppConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, required: (keyof AppConfig)[] = API_REQUIRED): AppConfig {
   const input = Object.fromEntries(
     Object.entries(env).filter(([key, value]) => key in schema.shape && value !== undefined && value !== ''),
   );
-  const relaxed = required.includes('ADMIN_API_KEY') ? schema : schema.extend({ ADMIN_API_KEY: schema.shape.ADMIN_API_KEY.optional() });
-  const parsed = relaxed.safeParse(input);
+  const parsed = schema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ConfigError(`Invalid configuration: ${String(issue.path[0])} ${issue.message}`);
@@ -164,7 +184,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, required: (keyo
       `Invalid configuration: QUEUE_PREFIX must hold a hash tag such as {billing} when REDIS_URL is a Redis Cluster (every key of a queue must be in one slot), got ${JSON.stringify(parsed.data.QUEUE_PREFIX)}`,
     );
   }
-  if (env.NODE_ENV === 'production') refuseDevelopmentAdminKey(parsed.data.ADMIN_API_KEY);
+  if (env.NODE_ENV === 'production') {
+    refuseDevelopmentAdminKey(parsed.data.ADMIN_API_KEY);
+    if (parsed.data.SECRETS_KEY === DEVELOPMENT_SECRETS_KEY) {
+      throw new ConfigError('Invalid configuration: SECRETS_KEY is the development value from .env.example; NODE_ENV=production needs 32 random bytes (openssl rand -base64 32)');
+    }
+  }
+  const missing = required.find((key) => parsed.data[key] === undefined);
+  if (missing) throw new ConfigError(`Invalid configuration: ${missing} is required`);
   return Object.freeze(parsed.data) as AppConfig;
 }
 

@@ -4,6 +4,7 @@ import {
   type AccountFold,
   BillingException,
   BillingExceptionCode,
+  EXPIRING_NOTICE_MS,
   type GrantStatus,
   Money,
   foldAccount,
@@ -47,6 +48,8 @@ export interface ExpiryRun {
 
 /** Grants expired per transaction. */
 export const EXPIRY_BATCH = 1000;
+/** Only one process looks for grants to send credits.expiring for at a time. */
+const EXPIRING_SCAN_LOCK = 7_000_014;
 
 type FoldInput = Parameters<typeof foldAccount>[0];
 
@@ -162,6 +165,29 @@ export class GrantsService {
       total.accounts += run.accounts;
       if (run.expired < limit) return total;
     }
+  }
+
+  /**
+   * credits.expiring, once per grant: finds up to `limit` active grants that expire within 7 days
+   * and were not noticed yet, folds their accounts (one snapshot) for what each has left, and
+   * writes the event for those with something left (the others are noted, so they are not looked
+   * at again). One process at a time; another one finding the scan taken skips it.
+   * Returns the grants looked at and the events written.
+   */
+  async noticeExpiring(limit = EXPIRY_BATCH): Promise<{ grants: number; events: number }> {
+    return this.db.transaction('REPEATABLE READ', async (tx) => {
+      const [{ locked }] = await tx.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [EXPIRING_SCAN_LOCK]);
+      if (!locked) return { grants: 0, events: 0 };
+      const due = await this.grants.expiringUnnoticed(tx, EXPIRING_NOTICE_MS, limit);
+      if (!due.length) return { grants: 0, events: 0 };
+      const ledgers = await this.grants.ledgersOf(tx, [...new Set(due.map((d) => d.account_id))]);
+      const folds = new Map([...ledgers].map(([accountId, ledger]) => [accountId, foldLedger(ledger)]));
+      const notices = due.map((d) => {
+        const book = folds.get(d.account_id)!.book;
+        return { grantId: d.grant_id, accountId: d.account_id, remaining: book.isCreated(d.grant_id) ? book.remaining(d.grant_id) : new Money(0) };
+      });
+      return { grants: due.length, events: await this.grants.writeExpiringNotices(tx, notices) };
+    });
   }
 
   private async lockAndRead(tx: EntityManager, accountIds: string[]): Promise<Map<string, AccountLedger>> {

@@ -24,3 +24,6 @@ export * from './group-commit.js';
 export * from './repositories/holds.repository.js';
 export * from './holds.service.js';
 export * from './transient.js';
+export * from './repositories/billing-settings.repository.js';
+export * from './repositories/webhook-deliveries.repository.js';
+export * from './repositories/webhook-endpoints.repository.js';

@@ -8,13 +8,20 @@ import { GrantsService } from '@app/db';
  * The work is claimed in Postgres (grant rows locked with SKIP LOCKED), not through Redis: any
  * number of workers share it, a killed worker's transaction rolls back and the next run takes its
  * grants again, and expiry goes on while Redis is down.
+ *
+ * Every EXPIRING_SCAN_EVERY runs (a minute, by default), and at start, it also looks for grants
+ * that expire within 7 days and sends credits.expiring for each, once.
  */
+/** Expiry runs per scan for credits.expiring: once a minute at the default GRANT_EXPIRY_INTERVAL_MS. */
+export const EXPIRING_SCAN_EVERY = 12;
+
 @Injectable()
 export class GrantExpiryProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('GrantExpiry');
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopping = false;
+  private runs = 0;
 
   constructor(
     private readonly grants: GrantsService,
@@ -44,6 +51,10 @@ export class GrantExpiryProcessor implements OnApplicationBootstrap, BeforeAppli
       const started = performance.now();
       const run = await this.grants.expireAllDue();
       if (run.expired) this.logger.log({ msg: 'grants expired', ...run, ms: Math.round(performance.now() - started) });
+      if (this.runs++ % EXPIRING_SCAN_EVERY === 0) {
+        const noticed = await this.grants.noticeExpiring();
+        if (noticed.events) this.logger.log({ msg: 'credits.expiring sent', ...noticed });
+      }
     } catch (error) {
       this.logger.warn(`grant expiry failed (${(error as Error).message}); retrying in ${this.config.GRANT_EXPIRY_INTERVAL_MS} ms`);
     }

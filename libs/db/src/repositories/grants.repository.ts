@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { type GrantEnding, type GrantSpec, Money, type StructuralEntry } from '@app/billing';
+import { balanceEvents, isoSql, moneySql } from './balance-events.sql.js';
 
 /** A grant as stored, with how it ended. */
 export interface GrantRecord {
@@ -157,6 +158,45 @@ export class GrantsRepository {
     );
   }
 
+  /**
+   * Up to `limit` active grants that expire within `withinMs` and have not been noticed yet
+   * (credits.expiring), soonest first.
+   */
+  async expiringUnnoticed(tx: EntityManager, withinMs: number, limit: number): Promise<{ grant_id: string; account_id: string }[]> {
+    return tx.query(
+      `SELECT g.grant_id, g.account_id FROM grants g
+       WHERE g.end_kind IS NULL AND g.expires_at IS NOT NULL AND g.expires_at > now() AND g.expires_at <= now() + $1 * interval '1 millisecond'
+         AND NOT EXISTS (SELECT 1 FROM grant_expiry_notices n WHERE n.grant_id = g.grant_id)
+       ORDER BY g.expires_at, g.grant_id LIMIT $2`,
+      [withinMs, limit],
+    );
+  }
+
+  /**
+   * Notes the grants as noticed and writes credits.expiring for those with something left, in one
+   * statement: a grant noticed already (by another worker) gets no second event. Returns how many
+   * events were written.
+   */
+  async writeExpiringNotices(tx: EntityManager, notices: { grantId: string; accountId: string; remaining: Money }[]): Promise<number> {
+    const rows: { events: number }[] = await tx.query(
+      `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[]) WITH ORDINALITY AS t(grant_id, account_id, remaining, n)
+       ), noticed AS (
+         INSERT INTO grant_expiry_notices (grant_id) SELECT grant_id FROM input ORDER BY n ON CONFLICT (grant_id) DO NOTHING RETURNING grant_id
+       ), events AS (
+         INSERT INTO webhook_events (type, account_id, data)
+         SELECT 'credits.expiring', i.account_id, jsonb_build_object('account_id', i.account_id, 'grant_id', i.grant_id, 'credit_kind', g.credit_kind,
+           'remaining', ${moneySql('i.remaining')}, 'expires_at', ${isoSql('g.expires_at')})
+         FROM input i JOIN noticed USING (grant_id) JOIN grants g USING (grant_id)
+         WHERE i.remaining > 0 ORDER BY i.n
+         RETURNING seq
+       )
+       SELECT count(*)::int AS events FROM events`,
+      [notices.map((n) => n.grantId), notices.map((n) => n.accountId), notices.map((n) => n.remaining.toFixed())],
+    );
+    return rows[0].events;
+  }
+
   /** Locks one grant against other ends (void, expiry) until the transaction ends. */
   async lock(tx: EntityManager, grantId: string): Promise<void> {
     await tx.query('SELECT 1 FROM grants WHERE grant_id = $1 FOR UPDATE', [grantId]);
@@ -171,6 +211,8 @@ export class GrantsRepository {
    * Writes grant ends, in the order given, holding the accounts' balance locks: for each one that
    * removes something, a ledger entry (its balance_after the running balance) and the balance
    * moved once per account; for each, the grant's end. Returns the entry ids by grant id.
+   * The outbox gets credits.expired for each expiry that removed something, and the balance's
+   * crossings (balance.low, balance.depleted), in the same statements.
    */
   async writeEndings(tx: EntityManager, endings: EndingWrite[], balances: Map<string, Money>): Promise<Map<string, string>> {
     const running = new Map(balances);
@@ -183,13 +225,22 @@ export class GrantsRepository {
     });
     const entryIds = new Map<string, string>();
     if (entryRows.length) {
+      // credits.expired for each expiry that removed something, in the statement that removes it.
       const inserted: { entry_id: string; reference: string; account_id: string }[] = await tx.query(
-        `INSERT INTO ledger_entries (account_id, kind, credit_kind, amount, balance_after, reference)
-         SELECT account_id, kind, credit_kind, -removed, balance_after, grant_id
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::text[]) WITH ORDINALITY
-           AS t(account_id, kind, credit_kind, removed, balance_after, grant_id, n)
-         ORDER BY n
-         RETURNING entry_id::text, reference, account_id`,
+        `WITH inserted AS (
+           INSERT INTO ledger_entries (account_id, kind, credit_kind, amount, balance_after, reference)
+           SELECT account_id, kind, credit_kind, -removed, balance_after, grant_id
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::text[]) WITH ORDINALITY
+             AS t(account_id, kind, credit_kind, removed, balance_after, grant_id, n)
+           ORDER BY n
+           RETURNING entry_id, reference, account_id, kind, credit_kind, amount
+         ), expired AS (
+           INSERT INTO webhook_events (type, account_id, data)
+           SELECT 'credits.expired', i.account_id, jsonb_build_object('account_id', i.account_id, 'grant_id', i.reference, 'credit_kind', i.credit_kind,
+             'amount', ${moneySql('-i.amount')}, 'entry_id', i.entry_id::text, 'expires_at', ${isoSql('g.expires_at')})
+           FROM inserted i JOIN grants g ON g.grant_id = i.reference WHERE i.kind = 'expiry' ORDER BY i.entry_id
+         )
+         SELECT entry_id::text, reference, account_id FROM inserted`,
         [
           entryRows.map((e) => e.accountId),
           entryRows.map((e) => e.kind),
@@ -202,9 +253,14 @@ export class GrantsRepository {
       for (const row of inserted) entryIds.set(row.reference, row.entry_id);
       const accounts = [...new Set(entryRows.map((e) => e.accountId))];
       await tx.query(
-        `UPDATE account_balances b SET balance = t.balance, updated_at = now()
-         FROM unnest($1::text[], $2::numeric[]) AS t(account_id, balance) WHERE b.account_id = t.account_id`,
-        [accounts, accounts.map((a) => running.get(a)!.toFixed())],
+        `WITH moved AS (
+           UPDATE account_balances b SET balance = t.balance, updated_at = now()
+           FROM unnest($1::text[], $2::numeric[], $3::numeric[]) AS t(account_id, balance, before) WHERE b.account_id = t.account_id
+           RETURNING b.account_id, b.balance, t.before AS balance_before, b.low_balance_threshold, NULL::bigint AS ledger_entry_id,
+             b.recharge_entry_id, b.recharge_threshold, b.recharge_target, b.recharge_requested_at
+         )${balanceEvents('moved')}
+         SELECT count(*) FROM moved`,
+        [accounts, accounts.map((a) => running.get(a)!.toFixed()), accounts.map((a) => balances.get(a)!.toFixed())],
       );
     }
     // Endings with nothing left sit after the account's latest entry, at its balance then.

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { isoSql, moneySql } from './balance-events.sql.js';
 
 export interface InvoiceRow {
   invoice_id: string;
@@ -341,10 +342,19 @@ export class InvoicesRepository {
     return rows[0] ?? null;
   }
 
+  /** Finalizing writes invoice.finalized into the outbox in the same statement. */
   async setStatus(tx: EntityManager, invoiceId: string, status: 'finalized' | 'void'): Promise<void> {
     await tx.query(
       status === 'finalized'
-        ? `UPDATE invoices SET status = 'finalized', finalized_at = now(), updated_at = now() WHERE invoice_id = $1 AND status = 'draft'`
+        ? `WITH finalized AS (
+             UPDATE invoices SET status = 'finalized', finalized_at = now(), updated_at = now() WHERE invoice_id = $1 AND status = 'draft'
+             RETURNING invoice_id, number, account_id, period, usage_total, usage_total_rounded, closing_balance, finalized_at
+           )
+           INSERT INTO webhook_events (type, account_id, data)
+           SELECT 'invoice.finalized', account_id, jsonb_build_object('invoice_id', invoice_id, 'number', number, 'account_id', account_id,
+             'period', to_char(period, 'YYYY-MM'), 'usage_total', ${moneySql('usage_total')}, 'usage_total_rounded', round(usage_total_rounded, 2)::text,
+             'closing_balance', ${moneySql('closing_balance')}, 'finalized_at', ${isoSql('finalized_at')})
+           FROM finalized`
         : `UPDATE invoices SET status = 'void', voided_at = now(), updated_at = now() WHERE invoice_id = $1 AND status = 'finalized'`,
       [invoiceId],
     );

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { GRANT_ID_PREFIX } from '@app/billing';
+import { balanceEvents } from './balance-events.sql.js';
 
 export interface LedgerRow {
   entry_id: string;
@@ -52,6 +53,9 @@ export class LedgerRepository {
    * Appends a credit and moves the balance: the balance row's lock orders concurrent credits, and
    * balance_after is what the statement made it. When the idempotency
    * key was used already, nothing is written and `created` is false with the existing entry.
+   * The same statement closes the account's open recharge request when this credit carries its
+   * idempotency key, and writes the balance's crossings (balance.recovered, or for a negative
+   * adjustment balance.low and balance.depleted) into the outbox.
    */
   async credit(input: CreditInput): Promise<{ created: boolean; entry: LedgerRow }> {
     return this.db.transaction(async (tx) => {
@@ -60,8 +64,12 @@ export class LedgerRepository {
       await tx.query('SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE', [input.accountId]);
       const inserted: LedgerRow[] = await tx.query(
         `WITH balance AS (
-           UPDATE account_balances SET balance = balance + $2::numeric, updated_at = now()
-           WHERE account_id = $1 RETURNING balance
+           UPDATE account_balances b SET balance = b.balance + $2::numeric, updated_at = now(),
+             recharge_entry_id = CASE WHEN 'rch_' || b.recharge_entry_id = $6 THEN NULL ELSE b.recharge_entry_id END,
+             recharge_requested_at = CASE WHEN 'rch_' || b.recharge_entry_id = $6 THEN NULL ELSE b.recharge_requested_at END
+           WHERE b.account_id = $1
+           RETURNING b.account_id, b.balance, b.balance - $2::numeric AS balance_before, b.low_balance_threshold, NULL::bigint AS ledger_entry_id,
+             b.recharge_entry_id, b.recharge_threshold, b.recharge_target, b.recharge_requested_at
          ), entry AS (
            INSERT INTO ledger_entries (account_id, kind, credit_kind, amount, balance_after, reference, idempotency_key, request_hash)
            SELECT $1, $3, $4, $2::numeric, balance.balance, $5, $6, $7 FROM balance
@@ -71,7 +79,7 @@ export class LedgerRepository {
            INSERT INTO grants (grant_id, account_id, entry_id, credit_kind, amount, priority, expires_at, created_at)
            SELECT $10 || entry_id, account_id, entry_id, credit_kind, amount, $8, $9, created_at FROM entry WHERE amount > 0
            RETURNING grant_id
-         )
+         )${balanceEvents('balance')}
          SELECT entry.*, (SELECT grant_id FROM grant_row) AS grant_id FROM entry`,
         [input.accountId, input.amount, input.kind, input.creditKind, input.reference, input.idempotencyKey, input.requestHash, input.priority, input.expiresAt, GRANT_ID_PREFIX],
       );

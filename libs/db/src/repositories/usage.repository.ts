@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { rejection, type Candidate, type PricedEvent, type Rejection } from '@app/billing';
+import { FLUSH_BALANCE_RETURNING, RECHARGE_REQUEST_SET, balanceEvents } from './balance-events.sql.js';
 
 export interface RecordOutcome {
   priced: number;
@@ -23,6 +24,8 @@ export interface RecordOutcome {
  * entry per account and upserts the hourly and monthly rollups: one statement, set-based. Entry
  * ids are drawn first so each event row names the debit that billed it. usage and metadata go in
  * as json, the text as received: nothing parses them into jsonb.
+ * The balance move writes its alerts and recharge request into the outbox in the same statement
+ * (balance-events.sql.ts).
  */
 const recordPriced = (settleHolds: boolean) => `
 WITH input AS (
@@ -51,10 +54,10 @@ WITH input AS (
   FROM inserted GROUP BY account_id, ledger_entry_id
 ), balances AS (
   UPDATE account_balances b
-  SET balance = b.balance - d.total, last_usage_at = greatest(b.last_usage_at, d.last_usage_at), updated_at = now()
+  SET balance = b.balance - d.total, last_usage_at = greatest(b.last_usage_at, d.last_usage_at), updated_at = now()${RECHARGE_REQUEST_SET}
   FROM debits d WHERE b.account_id = d.account_id
-  RETURNING b.account_id, b.balance
-), ledger AS (
+  RETURNING b.account_id, b.balance${FLUSH_BALANCE_RETURNING}
+)${balanceEvents('balances')}, ledger AS (
   INSERT INTO ledger_entries (entry_id, account_id, kind, amount, balance_after, reference, event_count)
   OVERRIDING SYSTEM VALUE
   SELECT d.ledger_entry_id, d.account_id, 'usage', -d.total, b.balance, $2, d.events

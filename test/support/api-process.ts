@@ -10,15 +10,18 @@ export interface ApiProcess {
   /** Everything the process has written so far (its JSON log lines), stdout and stderr. */
   output: () => string;
   stop: () => Promise<void>;
+  /** SIGKILL: the process dies where it stands, as in a crash; resolved once it has exited. */
+  kill: () => Promise<void>;
 }
 
 /**
  * The built API (dist/apps/api/src/main.js, as production runs it, serving the built portal)
  * as a child process on a free port, with this run's database and Redis; resolved once /health
- * answers. Its log is kept so a test can read what it wrote.
+ * answers. Its log is kept so a test can read what it wrote. `port`: a given one (a restart on
+ * the address clients already use); a free one otherwise.
  */
-export async function startApiProcess(env: Record<string, string> = {}): Promise<ApiProcess> {
-  const port = await freePort();
+export async function startApiProcess(env: Record<string, string> = {}, port?: number): Promise<ApiProcess> {
+  port ??= await freePort();
   const child: ChildProcess = spawn(process.execPath, ['dist/apps/api/src/main.js'], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: String(port), ...env },
@@ -36,6 +39,11 @@ export async function startApiProcess(env: Record<string, string> = {}): Promise
     await exited;
     clearTimeout(timer);
   };
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGKILL');
+    await exited;
+  };
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the API exited during start-up: ${chunks.join('')}`);
@@ -43,7 +51,7 @@ export async function startApiProcess(env: Record<string, string> = {}): Promise
       (r) => r.ok,
       () => false,
     );
-    if (healthy) return { base, output: () => chunks.join(''), stop };
+    if (healthy) return { base, output: () => chunks.join(''), stop, kill };
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`the API did not answer /health within 30 s: ${chunks.join('')}`);

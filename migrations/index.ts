@@ -10,6 +10,7 @@ import { CreditGrants1795000010000 } from './1795000010000-CreditGrants.js';
 import { StructuralLedgerIndex1795000010001 } from './1795000010001-StructuralLedgerIndex.js';
 import { CreditLiability1795000010002 } from './1795000010002-CreditLiability.js';
 import { SpendHolds1795000011000 } from './1795000011000-SpendHolds.js';
+import { ActiveHolds1795000014000 } from './1795000014000-ActiveHolds.js';
 
 export const migrations = [
   InitialSchema1795000000000,
@@ -23,4 +24,5 @@ export const migrations = [
   StructuralLedgerIndex1795000010001,
   CreditLiability1795000010002,
   SpendHolds1795000011000,
+  ActiveHolds1795000014000,
 ];

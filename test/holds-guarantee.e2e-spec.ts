@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { Money } from '../libs/billing/src/index.js';
-import { ADMIN, uniqueQueueName } from './support/api.js';
+import { ADMIN, startApi, uniqueQueueName, type TestApi } from './support/api.js';
 import { type ApiProcess, startApiProcess } from './support/api-process.js';
+import { createAccount, credit } from './support/factories.js';
 import { scratchDatabase } from './support/scratch.js';
 import { until } from './support/until.js';
 
-// The hold guarantee where it is hardest to keep: the API killed mid-stream. A database of its
-// own: the checks read whole tables.
+// The hold guarantee where it is hardest to keep: the API killed mid-stream, and a settlement
+// committing while an authorization decides. A database of its own: the checks read whole tables.
 let scratch: Awaited<ReturnType<typeof scratchDatabase>>;
 let db: pg.Pool;
 
@@ -132,4 +133,45 @@ describe('the API killed while clients authorize', () => {
     expect(report.discrepancies).toEqual([]);
     expect(report.ok).toBe(true);
   }, 90_000);
+});
+
+describe('one snapshot per decision', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startApi({ DATABASE_URL: scratch.url, USAGE_QUEUE: uniqueQueueName() });
+  });
+  afterAll(() => api?.close());
+
+  it('does not count a hold as ended without its debit when a flush commits both while the authorization reads', async () => {
+    const { account_id } = await createAccount(api);
+    await credit(api, account_id, '1');
+    await api.http().post(`/v1/accounts/${account_id}/holds`).set(ADMIN).send({ hold_id: 'snap-first', amount: '1' }).expect(201);
+
+    // A flush that settles snap-first at its full amount and debits the account, held back by a
+    // lock on hold_ends until the authorization below is waiting to read the holds.
+    const flush = await db.connect();
+    try {
+      await flush.query('BEGIN');
+      await flush.query('LOCK TABLE hold_ends IN ACCESS EXCLUSIVE MODE');
+      const pending = api.http().post(`/v1/accounts/${account_id}/holds`).set(ADMIN).send({ hold_id: 'snap-second', amount: '1' }).then((r) => r);
+      await until(
+        async () => (await db.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%authorize_holds%'")).rows[0].n === 1,
+        'the authorization to wait on hold_ends',
+        10_000,
+        10,
+      );
+      await flush.query("INSERT INTO hold_ends (hold_id, kind, settled_amount, event_id) VALUES ('snap-first', 'settled', 1, 'snap-event')");
+      await flush.query('UPDATE account_balances SET balance = balance - 1 WHERE account_id = $1', [account_id]);
+      await flush.query('COMMIT');
+
+      // Balance 0, nothing held: nothing is available, before the flush or after it.
+      const res = await pending;
+      expect(res.status).toBe(402);
+      expect(res.body).toMatchObject({ available: '0', requested: '1' });
+    } finally {
+      flush.release();
+    }
+    const balance = (await api.http().get(`/v1/accounts/${account_id}/balance`).set(ADMIN).expect(200)).body;
+    expect(balance).toMatchObject({ balance: '0', held: '0', available: '0' });
+  });
 });

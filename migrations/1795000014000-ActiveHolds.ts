@@ -13,8 +13,8 @@ import { AUTHORIZE_HOLDS_V1 } from './1795000011000-SpendHolds.js';
  * what is in flight. The flush and the release route write hold_ends only, as before. Reconciliation
  * (holds_active_set) checks that every hold that counts has its row, with its values.
  *
- * authorize_holds, set-based: one statement takes the batch's account locks (in the order of their
- * keys, so two batches never wait on each other in a circle); the next reads each account's balance
+ * authorize_holds, set-based: the batch's account locks first (in the order of their keys, so two
+ * batches never wait on each other in a circle); then one statement reads each account's balance
  * and Σ of its active holds, and the holds already under the ids asked for, in one snapshot taken
  * after the locks (the first version read the balance and the holds in two statements, two
  * snapshots, so a flush that committed a settlement and its debit between them made the account
@@ -45,6 +45,7 @@ export class ActiveHolds1795000014000 implements MigrationInterface {
       DECLARE
         r record;
         v_accounts text[];
+        v_key bigint;
         v_account text;
         v_available numeric;
         v_now timestamptz;
@@ -60,8 +61,10 @@ export class ActiveHolds1795000014000 implements MigrationInterface {
         w_key text[] := '{}';
       BEGIN
         SELECT array_agg(DISTINCT x.account_id) INTO v_accounts FROM jsonb_to_recordset(p_requests) AS x(account_id text);
-        PERFORM pg_advisory_xact_lock(k.key)
-        FROM (SELECT DISTINCT hashtextextended('hold:' || a, 0) AS key FROM unnest(v_accounts) a ORDER BY 1) k;
+        -- One by one in key order (a loop, so the order is certain): two batches never wait on each other in a circle.
+        FOR v_key IN SELECT DISTINCT hashtextextended('hold:' || a, 0) FROM unnest(v_accounts) a ORDER BY 1 LOOP
+          PERFORM pg_advisory_xact_lock(v_key);
+        END LOOP;
 
         -- From here on every statement's snapshot sees every hold committed under these locks before.
         v_now := clock_timestamp();

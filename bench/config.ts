@@ -52,6 +52,10 @@ export const SIZES = {
   /** (l) outbox events through one endpoint, over this many accounts. */
   webhookEvents: int('BENCH_WEBHOOK_EVENTS', 10_000),
   webhookAccounts: int('BENCH_WEBHOOK_ACCOUNTS', 100),
+  /** (h), (i) and their yardstick (GET balance): requests per run; in flight across the accounts, and on the one hot account. */
+  holdsRequests: int('BENCH_HOLDS_REQUESTS', 10_000),
+  holdsInFlight: int('BENCH_HOLDS_IN_FLIGHT', 32),
+  holdsHotInFlight: int('BENCH_HOLDS_HOT_IN_FLIGHT', 64),
 } as const;
 
 export const KNOBS = {
@@ -71,7 +75,7 @@ export const KNOBS = {
   logLevel: process.env.BENCH_LOG_LEVEL || 'warn',
   /** When set, the worker runs with --cpu-prof and writes its profiles into this directory. */
   cpuProfDir: process.env.BENCH_CPU_PROF_DIR || '',
-  /** Run only these scenarios (comma separated ids: floor,sql,noop,a,e,b,c,d,invoices,exports,portal,expiry,liability,k,l); all when empty. */
+  /** Run only these scenarios (comma separated ids: floor,sql,noop,a,e,b,c,d,invoices,exports,portal,expiry,liability,k,l,holds); all when empty. */
   only: (process.env.BENCH_ONLY || '').split(',').map((s) => s.trim()).filter(Boolean),
 } as const;
 
@@ -102,6 +106,14 @@ export const TARGETS = {
   portalShownMs: 1000,
   /** (k) a threshold crossing reaches the receiver within this (p99), on an idle service. */
   crossingDeliveryP99Ms: 1000,
+  /** (h) authorizations across 1000 accounts as a ratio to GET balance of the same API, and their p99. */
+  holdsRatio: 0.5,
+  holdsP99Ms: 15,
+  /** (i) one hot account, as a ratio to (h). */
+  hotHoldsRatio: 0.5,
+  /** (j) (a) with (h) running, as a ratio to (a) alone (within 15%), and the authorizations' p99 meanwhile. */
+  ingestWithHoldsRatio: 0.85,
+  holdsDuringIngestP99Ms: 25,
 } as const;
 
 /** Price of qwen3-5-4b in rate card version 1, per million tokens (the bench checks the DB agrees). */

@@ -78,6 +78,25 @@ export class BenchContext {
     await this.pool.query('CHECKPOINT');
   }
 
+  /**
+   * Gives every account a credit of `amount` (one purchase ledger entry and its grant each, balance
+   * moved to match), written by SQL: for rows whose holds must keep fitting in what is available.
+   */
+  async fund(amount: string): Promise<void> {
+    await this.pool.query(
+      `WITH credits AS (
+         INSERT INTO ledger_entries (account_id, kind, credit_kind, amount, balance_after, reference)
+         SELECT b.account_id, 'credit', 'purchase', $1::numeric, b.balance + $1::numeric, 'bench funding' FROM account_balances b ORDER BY b.account_id
+         RETURNING entry_id, account_id, credit_kind, amount, created_at
+       ), granted AS (
+         INSERT INTO grants (grant_id, account_id, entry_id, credit_kind, amount, created_at)
+         SELECT 'gr_' || entry_id, account_id, entry_id, credit_kind, amount, created_at FROM credits
+       )
+       UPDATE account_balances b SET balance = b.balance + $1::numeric FROM credits c WHERE c.account_id = b.account_id`,
+      [amount],
+    );
+  }
+
   /** Deletes a queue's keys (jobs of a finished scenario) so Redis starts the next one small. */
   async dropQueue(queue: Queue): Promise<void> {
     await queue.obliterate({ force: true }).catch(() => this.deleteKeys(`${this.prefix}:${queue.name}:*`));

@@ -16,6 +16,7 @@ import { type Harness, QUIET_SHARE, type ThroughputResult, type WindowNote } fro
 import { exportScenario, type ExportResult } from './scenarios/exports.js';
 import { freshnessScenario, type FreshnessResult } from './scenarios/freshness.js';
 import { type ExpiryResult, expiryScenario, type LiabilityResult, liabilityScenario } from './scenarios/grants.js';
+import { holdsDuringIngestScenario, type HoldsDuringIngestResult, type HoldsResult, holdsScenario } from './scenarios/holds.js';
 import { invoiceScenario, type InvoiceSizeResult } from './scenarios/invoices.js';
 import { portalScenario, type PortalResult } from './scenarios/portal.js';
 import { httpScenario, type HttpRunResult, queueScenario, type QueueRunResult } from './scenarios/service.js';
@@ -93,6 +94,9 @@ interface Results {
   /** (k) a threshold crossing to its delivery; (l) outbox events through one endpoint. */
   crossing?: CrossingResult;
   webhooks?: WebhookThroughputResult;
+  /** (h), (i): hold authorizations beside GET balance; (j): (a) with and without them. */
+  holds?: HoldsResult;
+  holdsDuringIngest?: HoldsDuringIngestResult;
 }
 
 /** 100000 -> "100k", 1000000 -> "1M". */
@@ -222,7 +226,69 @@ function tableRows(r: Results): Row[] {
       pass: p.shownMs <= TARGETS.portalShownMs,
     });
   }
+  if (r.holds) {
+    const x = r.holds;
+    const mark = x.disturbed ? ' *' : '';
+    const perS = (n: number) => `${Math.round(n).toLocaleString('en-US')}/s`;
+    const declined = (l: { statuses: Record<string, number> }) => (l.statuses[402] ? `, ${l.statuses[402]} x 402` : ', no 402');
+    const h = x.spreadPerSecond / x.balancePerSecond;
+    out.push({
+      scenario: `(h) hold authorizations over HTTP, ${SIZES.accounts} accounts, ${SIZES.holdsInFlight} in flight`,
+      result: `${perS(x.spreadPerSecond)} (p50 ${fmtMs(x.spread.latency.p50)}, p99 ${fmtMs(x.spread.latency.p99)}${declined(x.spread)})${mark}`,
+      ceiling: `GET balance ${perS(x.balancePerSecond)}`,
+      ratio: fmtRatio(h),
+      target: `>= ${TARGETS.holdsRatio} x GET balance, p99 <= ${TARGETS.holdsP99Ms} ms`,
+      pass: h >= TARGETS.holdsRatio && x.spread.latency.p99 <= TARGETS.holdsP99Ms,
+    });
+    const i = x.hotPerSecond / x.spreadPerSecond;
+    out.push({
+      scenario: `(i) hold authorizations, one account, ${SIZES.holdsHotInFlight} in flight`,
+      result: `${perS(x.hotPerSecond)} (p50 ${fmtMs(x.hot.latency.p50)}, p99 ${fmtMs(x.hot.latency.p99)}${declined(x.hot)})${mark}`,
+      ceiling: `(h) ${perS(x.spreadPerSecond)}`,
+      ratio: fmtRatio(i),
+      target: `>= ${TARGETS.hotHoldsRatio} x (h)`,
+      pass: i >= TARGETS.hotHoldsRatio,
+    });
+  }
+  if (r.holdsDuringIngest) {
+    const x = r.holdsDuringIngest;
+    const mark = x.disturbed ? ' *' : '';
+    const alone = [...x.alone].sort((p, q) => p.eventsPerSecond - q.eventsPerSecond)[Math.floor((x.alone.length - 1) / 2)];
+    const during = [...x.during].sort((p, q) => p.eventsPerSecond - q.eventsPerSecond)[Math.floor((x.during.length - 1) / 2)];
+    out.push({
+      scenario: `(j) (a) while (h) authorizes, ${SIZES.holdsInFlight} in flight`,
+      result: `${fmtRate(during.eventsPerSecond)}${mark}`,
+      ceiling: `(a) alone ${fmtRate(alone.eventsPerSecond)}`,
+      ratio: fmtRatio(x.ingestRatio),
+      target: `>= ${TARGETS.ingestWithHoldsRatio} x (a) alone`,
+      pass: x.ingestRatio >= TARGETS.ingestWithHoldsRatio,
+    });
+    const m = x.median;
+    out.push({
+      scenario: '(j) hold authorizations meanwhile',
+      result: `${Math.round(m.perSecond).toLocaleString('en-US')}/s (p50 ${fmtMs(m.latency.p50)}, p99 ${fmtMs(m.latency.p99)}${m.statuses[402] ? `, ${m.statuses[402]} x 402` : ', no 402'})${mark}`,
+      ceiling: '',
+      ratio: '',
+      target: `p99 <= ${TARGETS.holdsDuringIngestP99Ms} ms`,
+      pass: m.latency.p99 <= TARGETS.holdsDuringIngestP99Ms,
+    });
+  }
   return out;
+}
+
+const cpuNote = (x: { cpuMsPerRequest?: { api: number; postgres?: number } }) =>
+  x.cpuMsPerRequest ? `; CPU per request: API ${x.cpuMsPerRequest.api} ms${x.cpuMsPerRequest.postgres === undefined ? '' : `, Postgres ${x.cpuMsPerRequest.postgres} ms`}` : '';
+const loadNote = (x: { requests: number; perSecond: number; latency: { p50: number; p99: number; max: number }; statuses: Record<string, number> }) =>
+  `${x.requests.toLocaleString('en-US')} requests, ${x.perSecond.toLocaleString('en-US')}/s, p50 ${fmtMs(x.latency.p50)}, p99 ${fmtMs(x.latency.p99)}, max ${fmtMs(x.latency.max)}, ${Object.entries(x.statuses).map(([status, n]) => `${n} x ${status}`).join(', ')}`;
+
+function holdsMethod(x: HoldsResult): string {
+  const runs = x.runs.map((run, i) => `run ${i + 1}: GET balance ${loadNote(run.balance)}${cpuNote(run.balance)}; (h) ${loadNote(run.spread)}${cpuNote(run.spread)}; (i) ${loadNote(run.hot)}${cpuNote(run.hot)}`);
+  return `one API process, ${SIZES.accounts} accounts each credited $1000 by SQL; per run, back to back, each with its own clock: ${SIZES.holdsRequests.toLocaleString('en-US')} GET /v1/accounts/{id}/balance of random accounts, ${SIZES.holdsInFlight} in flight (the yardstick); ${SIZES.holdsRequests.toLocaleString('en-US')} POST /v1/accounts/{id}/holds by estimate (50-8000 input tokens, 1-4096 max output) on random accounts, ${SIZES.holdsInFlight} in flight (h); the same on one account, ${SIZES.holdsHotInFlight} in flight (i); after 500 warm-up requests of each kind. Every 100 ms the bench releases by SQL the holds answered 201 since (as the flush settles them in bulk), so ended holds stay in the tables as in production; ${x.ended.toLocaleString('en-US')} released. Rates are medians of ${x.runs.length} run(s). ${runs.join('. ')}.`;
+}
+
+function ingestWithHoldsMethod(x: HoldsDuringIngestResult): string {
+  const runs = x.alone.map((alone, i) => `run ${i + 1}: (a) alone ${fmtRate(alone.eventsPerSecond)}, with holds ${fmtRate(x.during[i].eventsPerSecond)}; holds ${loadNote(x.holds[i])}${cpuNote(x.holds[i])}`);
+  return `row (a) (its events, every account credited $1000 first) alone, then again with the API process up and (h)'s clients (${SIZES.holdsInFlight} in flight, releases as in (h)) authorizing for the whole timed window, back to back, ${x.alone.length} time(s); the ratio is of the medians. ${runs.join('; ')}.`;
 }
 
 function markdown(opts: { table: string; system: Record<string, unknown>; results: Results; runtimeS: number }): string {
@@ -234,7 +300,7 @@ function markdown(opts: { table: string; system: Record<string, unknown>; result
   const flush = (x?: ThroughputResult) =>
     x?.flushes ? ` Worker flushes (median run): ${x.flushes.flushes}, mean ${x.flushes.meanJobs} jobs / ${x.flushes.meanEvents} events each, p50 ${x.flushes.msP50} ms, p99 ${x.flushes.msP99} ms, max ${x.flushes.msMax} ms, ${fmtMs(x.flushes.msTotal)} in total; the first flush (${x.flushes.first.jobs} jobs) took ${x.flushes.first.ms} ms.` : '';
   const anyDisturbed =
-    [r.floor, r.sqlCeiling, r.noopCeiling, r.a, r.aArrival, r.b, r.bArrival, r.c, r.invoices?.small, r.invoices?.large, r.exports, r.portal].some((x) => x?.disturbed) || disturbed(r.d?.window) || disturbed(r.e?.window) || disturbed(r.crossing?.window) || disturbed(r.webhooks?.window);
+    [r.floor, r.sqlCeiling, r.noopCeiling, r.a, r.aArrival, r.b, r.bArrival, r.c, r.invoices?.small, r.invoices?.large, r.exports, r.portal, r.holds, r.holdsDuringIngest].some((x) => x?.disturbed) || disturbed(r.d?.window) || disturbed(r.e?.window) || disturbed(r.crossing?.window) || disturbed(r.webhooks?.window);
   const month = (d: MonthData) =>
     `${d.events.toLocaleString('en-US')} events in ${d.period} over ${d.accounts} accounts, ${d.rollups.toLocaleString('en-US')} hourly rollups, ${d.ledgerEntries.toLocaleString('en-US')} ledger entries, usage_events ${d.eventsTableMB} MB with indexes, written by SQL in ${fmtS(d.buildMs)}`;
   const invoiceRuns = (x: InvoiceSizeResult) =>
@@ -280,6 +346,8 @@ function markdown(opts: { table: string; system: Record<string, unknown>; result
     r.webhooks
       ? `- (l): ${r.webhooks.events.toLocaleString('en-US')} balance.low events written into the outbox by SQL in one transaction, round-robin over ${r.webhooks.accounts} accounts and numbered, with ${KNOBS.workers} idle worker process(es) and one endpoint (the bench's receiver, verifying each request); clock from before the INSERT until the last acknowledgement: ${r.webhooks.requests.toLocaleString('en-US')} requests. Checked: every event once by webhook-id, each account's in the order written.`
       : '',
+    r.holds ? `- (h), (i): ${holdsMethod(r.holds)}` : '',
+    r.holdsDuringIngest ? `- (j): ${ingestWithHoldsMethod(r.holdsDuringIngest)}` : '',
     r.e?.reads ? `- (e): (a) run once more with the API process up and one client reading GET /v1/accounts/{id}/balance of random accounts (one request in flight, ${r.e.reads.pauseMs} ms pause between reads) for the whole timed window: ${r.e.reads.count} reads, ${r.e.reads.errors} errors. That run's throughput is the info row (the API process and the reader share the 2 cores).${flush(r.e)}` : '',
     '',
     'Raw figures: the .json file of the same name.',
@@ -302,7 +370,7 @@ try {
   const accounts = SIZES.accounts;
   // Only the sets the chosen scenarios use (BENCH_ONLY), so a run of (f)/(g) alone does not build them.
   const none: EventSet = { events: [], costs: [], expected: new Map() };
-  const batchSet = want('floor') || want('sql') || want('a') || want('e') ? makeEvents({ run: ctx.run, tag: 'a', n: SIZES.batchEvents, accounts, seed: 1 }) : none;
+  const batchSet = want('floor') || want('sql') || want('a') || want('e') || want('holds') ? makeEvents({ run: ctx.run, tag: 'a', n: SIZES.batchEvents, accounts, seed: 1 }) : none;
   const singleSet = want('noop') || want('b') ? makeEvents({ run: ctx.run, tag: 'b', n: SIZES.singleEvents, accounts, seed: 2 }) : none;
   const httpSet = want('c') ? makeEvents({ run: ctx.run, tag: 'c', n: SIZES.httpEvents, accounts, seed: 3 }) : none;
   const generated = batchSet.events.length + singleSet.events.length + httpSet.events.length;
@@ -413,6 +481,13 @@ try {
   if (want('portal')) {
     results.portal = await portalScenario(h);
     log(`(o) portal: balance and chart shown ${fmtMs(results.portal.shownMs)} after navigation (balance ${fmtMs(results.portal.balanceMs)}, chart ${fmtMs(results.portal.chartMs)})`);
+  }
+
+  if (want('holds')) {
+    results.holds = await holdsScenario(h);
+    log(`(h) ${results.holds.spreadPerSecond}/s holds vs ${results.holds.balancePerSecond}/s balance reads; (i) ${results.holds.hotPerSecond}/s on one account`);
+    results.holdsDuringIngest = await holdsDuringIngestScenario(h, batchSet);
+    log(`(j) (a) with holds / (a) alone = ${results.holdsDuringIngest.ingestRatio.toFixed(2)}; holds p99 ${fmtMs(results.holdsDuringIngest.median.latency.p99)}`);
   }
 
   const runtimeS = (performance.now() - clock) / 1000;

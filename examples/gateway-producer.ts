@@ -16,49 +16,19 @@
  *   USAGE_QUEUE    BullMQ queue name             default usage-events
  *   ACCOUNT_ID     the account to bill           default: a new account, given $1.00 of credit
  *
- * It uses only bullmq (and ioredis, which bullmq uses, for a cluster), decimal.js and Node's fetch:
- * nothing from this repository's code.
+ * It uses only bullmq (and ioredis, which bullmq uses, for a cluster), decimal.js and Node's fetch
+ * (through billing-api.ts, which the holds example shares): nothing from this repository's code.
  */
 import { Queue } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { Decimal } from 'decimal.js';
 import { randomBytes } from 'node:crypto';
+import { type Json, api, demoAccount, env, outcomeOf } from './billing-api.js';
 
-const env = (name: string, fallback?: string): string => {
-  const value = process.env[name] || fallback;
-  if (value === undefined) {
-    console.error(`${name} is required (the admin key of the billing API)`);
-    process.exit(2);
-  }
-  return value;
-};
-const API_URL = env('API_URL', 'http://127.0.0.1:3000').replace(/\/$/, '');
-const ADMIN_API_KEY = env('ADMIN_API_KEY');
+env('ADMIN_API_KEY'); // before anything else: without it the example says so and exits 2
 const REDIS_URL = env('REDIS_URL', 'redis://127.0.0.1:6379');
 const QUEUE_PREFIX = env('QUEUE_PREFIX', 'bull');
 const USAGE_QUEUE = env('USAGE_QUEUE', 'usage-events');
-
-type Json = Record<string, unknown>;
-
-/** One call to the billing API; answers the status and the parsed body. A 503 is retried after its Retry-After. */
-async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json }> {
-  for (let attempt = 1; ; attempt++) {
-    const response = await fetch(`${API_URL}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN_API_KEY}`, 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const parsed = (await response.json().catch(() => ({}))) as Json;
-    if (response.status === 503 && attempt < 5) {
-      const seconds = Number(response.headers.get('retry-after') ?? '1');
-      console.log(`  ${method} ${path}: 503 (${parsed.detail}); retrying in ${seconds} s`);
-      await sleep(seconds * 1000);
-      continue;
-    }
-    return { status: response.status, body: parsed };
-  }
-}
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * BullMQ's connection for REDIS_URL: options for one server (redis://, rediss://), or a cluster
@@ -82,17 +52,6 @@ function redisConnection(text: string) {
     password: url.password ? decodeURIComponent(url.password) : undefined,
     tls: url.protocol === 'rediss:' ? {} : undefined,
   };
-}
-
-/** The account to bill: ACCOUNT_ID, or a new one with $1.00 of credit. */
-async function account(run: string): Promise<string> {
-  if (process.env.ACCOUNT_ID) return process.env.ACCOUNT_ID;
-  const accountId = `gateway-demo-${run}`;
-  const created = await api('POST', '/v1/accounts', { account_id: accountId, name: 'Gateway demo' });
-  if (created.status !== 201) throw new Error(`creating ${accountId}: ${created.status} ${JSON.stringify(created.body)}`);
-  const credit = await api('POST', `/v1/accounts/${accountId}/credits`, { amount: '1.00', kind: 'promotional' }, { 'idempotency-key': `gateway-demo-${run}` });
-  if (credit.status !== 201) throw new Error(`crediting ${accountId}: ${credit.status} ${JSON.stringify(credit.body)}`);
-  return accountId;
 }
 
 /** The `usage` object of each endpoint, as that endpoint returns it. */
@@ -121,7 +80,7 @@ interface Sent {
 
 async function main(): Promise<void> {
   const run = randomBytes(4).toString('hex');
-  const accountId = await account(run);
+  const accountId = await demoAccount('gateway-demo', run, '1.00');
   let n = 0;
   const event = (endpoint: string, usage: Json = USAGE[endpoint]!): Json => ({
     event_id: `gw-${run}-${++n}`,
@@ -179,17 +138,6 @@ async function main(): Promise<void> {
 
   const balance = (await api('GET', `/v1/accounts/${accountId}/balance`)).body;
   console.log(`\nbilled ${billed.toFixed()} USD for ${sent.length} events to ${accountId}; balance ${balance.balance} ${balance.currency} (${balance.status})`);
-}
-
-/** GET /v1/usage-events/{id} until the event is priced or rejected (30 s at most). */
-async function outcomeOf(eventId: string): Promise<Json> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const { status, body } = await api('GET', `/v1/usage-events/${encodeURIComponent(eventId)}`);
-    if (status === 200) return body;
-    if (status !== 404 || Date.now() > deadline) throw new Error(`${eventId}: ${status} ${JSON.stringify(body)}`);
-    await sleep(100);
-  }
 }
 
 main().catch((error: unknown) => {

@@ -1,46 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/**
- * Spend holds. A hold is written once and never changed (like a pending transfer); what ends it
- * (settled by the event that carries its id, or released) is one more row in hold_ends. A hold
- * counts until its expires_at, exactly, by comparing with the clock: nothing has to run for a
- * hold to expire.
- *
- * authorize_holds() takes a batch of requests (any accounts) and, per account in account order,
- * takes a transaction-scoped advisory lock (not the balance row's lock, which the usage flush
- * holds for its whole transaction), then reads the balance and the active holds in a snapshot
- * taken after the lock (each statement of a plpgsql function takes its own), so every request
- * sees every hold committed before it, and holds only what fits in what is available.
- */
-export class SpendHolds1795000011000 implements MigrationInterface {
-  name = 'SpendHolds1795000011000';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query(`
-      CREATE TABLE holds (
-        seq         bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
-        hold_id     text PRIMARY KEY CHECK (length(hold_id) BETWEEN 1 AND 512),
-        account_id  text NOT NULL REFERENCES accounts,
-        amount      numeric(38,18) NOT NULL CHECK (amount > 0),
-        request_key text NOT NULL,
-        created_at  timestamptz NOT NULL,
-        expires_at  timestamptz NOT NULL CHECK (expires_at > created_at)
-      );
-      CREATE INDEX holds_account_expiry ON holds (account_id, expires_at);
-      CREATE INDEX holds_account_seq ON holds (account_id, seq DESC);
-      CREATE TRIGGER holds_immutable BEFORE UPDATE ON holds FOR EACH ROW EXECUTE FUNCTION forbid_change();
-
-      CREATE TABLE hold_ends (
-        hold_id        text PRIMARY KEY REFERENCES holds ON DELETE CASCADE,
-        kind           text NOT NULL CHECK (kind IN ('settled', 'released')),
-        settled_amount numeric(38,18) CHECK ((kind = 'settled') = (settled_amount IS NOT NULL)),
-        event_id       text,
-        ended_at       timestamptz NOT NULL DEFAULT clock_timestamp()
-      );
-      CREATE TRIGGER hold_ends_immutable BEFORE UPDATE ON hold_ends FOR EACH ROW EXECUTE FUNCTION forbid_change();
-
-      ALTER TABLE usage_events ADD COLUMN hold_id text;
-
+/** The first authorize_holds (1795000014000-ActiveHolds replaces it; its down() puts this back). */
+export const AUTHORIZE_HOLDS_V1 = `
       CREATE FUNCTION authorize_holds(p_requests jsonb)
       RETURNS TABLE (n int, outcome text, hold_id text, account_id text, amount numeric, created_at timestamptz, expires_at timestamptz, available numeric)
       LANGUAGE plpgsql AS $$
@@ -92,6 +53,50 @@ export class SpendHolds1795000011000 implements MigrationInterface {
           END IF;
         END LOOP;
       END $$;
+`;
+
+/**
+ * Spend holds. A hold is written once and never changed (like a pending transfer); what ends it
+ * (settled by the event that carries its id, or released) is one more row in hold_ends. A hold
+ * counts until its expires_at, exactly, by comparing with the clock: nothing has to run for a
+ * hold to expire.
+ *
+ * authorize_holds() takes a batch of requests (any accounts) and, per account in account order,
+ * takes a transaction-scoped advisory lock (not the balance row's lock, which the usage flush
+ * holds for its whole transaction), then reads the balance and the active holds in a snapshot
+ * taken after the lock (each statement of a plpgsql function takes its own), so every request
+ * sees every hold committed before it, and holds only what fits in what is available.
+ */
+export class SpendHolds1795000011000 implements MigrationInterface {
+  name = 'SpendHolds1795000011000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE TABLE holds (
+        seq         bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+        hold_id     text PRIMARY KEY CHECK (length(hold_id) BETWEEN 1 AND 512),
+        account_id  text NOT NULL REFERENCES accounts,
+        amount      numeric(38,18) NOT NULL CHECK (amount > 0),
+        request_key text NOT NULL,
+        created_at  timestamptz NOT NULL,
+        expires_at  timestamptz NOT NULL CHECK (expires_at > created_at)
+      );
+      CREATE INDEX holds_account_expiry ON holds (account_id, expires_at);
+      CREATE INDEX holds_account_seq ON holds (account_id, seq DESC);
+      CREATE TRIGGER holds_immutable BEFORE UPDATE ON holds FOR EACH ROW EXECUTE FUNCTION forbid_change();
+
+      CREATE TABLE hold_ends (
+        hold_id        text PRIMARY KEY REFERENCES holds ON DELETE CASCADE,
+        kind           text NOT NULL CHECK (kind IN ('settled', 'released')),
+        settled_amount numeric(38,18) CHECK ((kind = 'settled') = (settled_amount IS NOT NULL)),
+        event_id       text,
+        ended_at       timestamptz NOT NULL DEFAULT clock_timestamp()
+      );
+      CREATE TRIGGER hold_ends_immutable BEFORE UPDATE ON hold_ends FOR EACH ROW EXECUTE FUNCTION forbid_change();
+
+      ALTER TABLE usage_events ADD COLUMN hold_id text;
+
+      ${AUTHORIZE_HOLDS_V1}
     `);
   }
 

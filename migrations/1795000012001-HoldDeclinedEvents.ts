@@ -1,16 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/**
- * hold.declined: authorize_holds() decides every authorization in SQL; this puts the outbox row of
- * each decline in the same call, so the event commits with the 402 decision, and only then. The
- * deciding function is kept as it is (renamed authorize_holds_decide) and authorize_holds becomes
- * a wrapper that returns its rows and inserts one event per declined request.
- */
-export class HoldDeclinedEvents1795000012001 implements MigrationInterface {
-  name = 'HoldDeclinedEvents1795000012001';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query(`
+/** Exported so that a later migration's down() can put it back. */
+export const HOLD_DECLINED_WRAPPER = `
       ALTER FUNCTION authorize_holds(jsonb) RENAME TO authorize_holds_decide;
       CREATE FUNCTION authorize_holds(p_requests jsonb)
       RETURNS TABLE (n int, outcome text, hold_id text, account_id text, amount numeric, created_at timestamptz, expires_at timestamptz, available numeric)
@@ -25,7 +16,19 @@ export class HoldDeclinedEvents1795000012001 implements MigrationInterface {
         )
         SELECT * FROM decided
       $$;
-    `);
+`;
+
+/**
+ * hold.declined: authorize_holds() decides every authorization in SQL; this puts the outbox row of
+ * each decline in the same call, so the event commits with the 402 decision, and only then. The
+ * deciding function is kept as it is (renamed authorize_holds_decide) and authorize_holds becomes
+ * a wrapper that returns its rows and inserts one event per declined request.
+ */
+export class HoldDeclinedEvents1795000012001 implements MigrationInterface {
+  name = 'HoldDeclinedEvents1795000012001';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(HOLD_DECLINED_WRAPPER);
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -13,6 +13,7 @@ import { SpendHolds1795000011000 } from './1795000011000-SpendHolds.js';
 import { InvoiceExpiredVoided1795000011001 } from './1795000011001-InvoiceExpiredVoided.js';
 import { Webhooks1795000012000 } from './1795000012000-Webhooks.js';
 import { HoldDeclinedEvents1795000012001 } from './1795000012001-HoldDeclinedEvents.js';
+import { ActiveHolds1795000014000 } from './1795000014000-ActiveHolds.js';
 import { PartitionUsageEvents1795000015000 } from './1795000015000-PartitionUsageEvents.js';
 import { PartialIdempotencyIndex1795000015001 } from './1795000015001-PartialIdempotencyIndex.js';
 
@@ -31,6 +32,7 @@ export const migrations = [
   InvoiceExpiredVoided1795000011001,
   Webhooks1795000012000,
   HoldDeclinedEvents1795000012001,
+  ActiveHolds1795000014000,
   PartitionUsageEvents1795000015000,
   PartialIdempotencyIndex1795000015001,
 ];

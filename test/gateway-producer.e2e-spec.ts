@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
 import { Money, formatMoney } from '../libs/billing/src/index.js';
-import { ADMIN, startService, testConfig, type TestService } from './support/api.js';
+import { ADMIN, testConfig, type TestService } from './support/api.js';
+import { listeningService, runExample } from './support/example-process.js';
 
 // examples/gateway-producer.ts as a gateway team would run it (npm test has built dist/), against
 // this service: the API listening on a port of its own, a worker on a queue of its own.
@@ -10,31 +9,20 @@ let service: TestService;
 let apiUrl: string;
 
 beforeAll(async () => {
-  service = await startService();
-  await service.api.app.listen(0, '127.0.0.1');
-  apiUrl = `http://127.0.0.1:${(service.api.app.getHttpServer().address() as AddressInfo).port}`;
+  ({ service, url: apiUrl } = await listeningService());
 });
 afterAll(() => service.close());
 
-function runProducer(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runProducer(env: Record<string, string>) {
   const config = testConfig();
-  const child = spawn(process.execPath, ['dist/examples/gateway-producer.js'], {
-    env: {
-      PATH: process.env.PATH,
-      API_URL: apiUrl,
-      ADMIN_API_KEY: config.ADMIN_API_KEY,
-      REDIS_URL: config.REDIS_URL,
-      QUEUE_PREFIX: config.QUEUE_PREFIX,
-      USAGE_QUEUE: service.queue.name,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return runExample('gateway-producer', {
+    API_URL: apiUrl,
+    ADMIN_API_KEY: config.ADMIN_API_KEY,
+    REDIS_URL: config.REDIS_URL,
+    QUEUE_PREFIX: config.QUEUE_PREFIX,
+    USAGE_QUEUE: service.queue.name,
+    ...env,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
 }
 
 /** Launch prices, computed here: uncached input $0.04, cached $0.02, output $0.07 per 1M tokens. */

@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const hold = (accountId: string, body: Record<string, unknown>, headers = ADMIN) => api.http().post(`/v1/accounts/${accountId}/holds`).set(headers).send(body);
+const hold = (accountId: string, body: object, headers = ADMIN) => api.http().post(`/v1/accounts/${accountId}/holds`).set(headers).send(body);
 const balanceOf = async (accountId: string) => (await api.http().get(`/v1/accounts/${accountId}/balance`).set(ADMIN).expect(200)).body;
 const getHold = async (holdId: string) => (await api.http().get(`/v1/holds/${encodeURIComponent(holdId)}`).set(ADMIN).expect(200)).body;
 
@@ -191,6 +191,7 @@ describe('bad input is refused and nothing is held', () => {
     ['a ttl over an hour', { amount: '1', ttl_seconds: 3601 }, 422],
     ['a hold_id over 128 characters', { hold_id: 'x'.repeat(129), amount: '1' }, 422],
     ['an empty hold_id', { hold_id: '', amount: '1' }, 422],
+    ['an array for a body', [{ amount: '1' }], 400],
   ])('%s', async (_, body, status) => {
     const account = await funded('10');
     const res = await hold(account, body).expect(status);

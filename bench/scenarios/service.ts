@@ -20,6 +20,10 @@ export interface QueueRunOptions {
    * clock runs from the first add until settled.
    */
   arrival?: boolean;
+  /** Every account credited this much first (by SQL; the expected balances include it). */
+  funding?: string;
+  /** Scenario (j): run the API and this load on it for the whole timed window. */
+  alongside?: (port: number) => { start: () => void; stop: () => Promise<void> };
 }
 
 export interface QueueRunResult extends ThroughputResult {
@@ -36,7 +40,12 @@ export interface QueueRunResult extends ThroughputResult {
  */
 export async function queueScenario(h: Harness, set: EventSet, opts: QueueRunOptions): Promise<QueueRunResult> {
   await h.ctx.resetData(SIZES.accounts);
-  await h.settler.expect(set.expected, set.events.length);
+  let expected = set.expected;
+  if (opts.funding) {
+    await h.ctx.fund(opts.funding);
+    expected = new Map([...set.expected].map(([account, balance]) => [account, balance.plus(opts.funding!)]));
+  }
+  await h.settler.expect(expected, set.events.length);
   const queue = h.ctx.queue(opts.queue);
   const jobs: { name: string; data: unknown }[] =
     opts.jobs === 'batch'
@@ -48,13 +57,15 @@ export async function queueScenario(h: Harness, set: EventSet, opts: QueueRunOpt
   const env = h.ctx.serviceEnv(queue.name, KNOBS.logLevel);
   const children: Child[] = [];
   let reader: BalanceReader | undefined;
+  let load: { start: () => void; stop: () => Promise<void> } | undefined;
   try {
     const workers = await startWorkers(KNOBS.workers, env, queue, KNOBS.cpuProfDir);
     children.push(...workers);
-    if (opts.withReads) {
+    if (opts.withReads || opts.alongside) {
       const port = await freePort();
       children.push(await startApi(env, port, KNOBS.cpuProfDir));
-      reader = new BalanceReader({ port, adminKey: h.ctx.adminKey, accounts: SIZES.accounts, pauseMs: SIZES.readPauseMs });
+      if (opts.withReads) reader = new BalanceReader({ port, adminKey: h.ctx.adminKey, accounts: SIZES.accounts, pauseMs: SIZES.readPauseMs });
+      load = opts.alongside?.(port);
     }
 
     const clock = await startClock(h);
@@ -69,9 +80,11 @@ export async function queueScenario(h: Harness, set: EventSet, opts: QueueRunOpt
       await queue.resume();
     }
     reader?.start();
+    load?.start();
     const settled = await h.settler.waitSettled({ pollMs: KNOBS.settlePollMs, timeoutMs: KNOBS.scenarioTimeoutMs });
     const { ms, window } = clock.stop(settled);
     await reader?.stop();
+    await load?.stop();
 
     const verified = await h.settler.verify();
     await stopAll(children);
@@ -89,6 +102,7 @@ export async function queueScenario(h: Harness, set: EventSet, opts: QueueRunOpt
     };
   } finally {
     await reader?.stop();
+    await load?.stop();
     await stopAll(children);
     await h.ctx.dropQueue(queue);
   }

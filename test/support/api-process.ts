@@ -10,17 +10,18 @@ export interface ApiProcess {
   /** Everything the process has written so far (its JSON log lines), stdout and stderr. */
   output: () => string;
   stop: () => Promise<void>;
-  /** SIGKILL: no shutdown at all. */
+  /** SIGKILL: the process dies where it stands, as in a crash; resolved once it has exited. */
   kill: () => Promise<void>;
 }
 
 /**
  * The built API (dist/apps/api/src/main.js, as production runs it, serving the built portal)
  * as a child process on a free port, with this run's database and Redis; resolved once /health
- * answers. Its log is kept so a test can read what it wrote.
+ * answers. Its log is kept so a test can read what it wrote. `port`: a given one (a restart on
+ * the address clients already use); a free one otherwise.
  */
-export async function startApiProcess(env: Record<string, string> = {}): Promise<ApiProcess> {
-  const port = await freePort();
+export async function startApiProcess(env: Record<string, string> = {}, port?: number): Promise<ApiProcess> {
+  port ??= await freePort();
   const child: ChildProcess = spawn(process.execPath, ['dist/apps/api/src/main.js'], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', PORT: String(port), ...env },

@@ -31,10 +31,10 @@ export class HoldsService {
     const row = await this.group.submit({ accountId, holdId, amount: request.amount, ttlSeconds: request.ttlSeconds, requestKey: holdRequestKey(accountId, request) }, 1);
     switch (row.outcome) {
       case 'held':
-        return { outcome: 'held', available: row.available, hold: (await this.holds.find(holdId))! };
+        return { outcome: 'held', available: row.available, hold: row.hold! };
       case 'existing':
         // Answered as it is now: it may have been settled or released since.
-        return { outcome: 'existing', available: null, hold: (await this.holds.find(holdId))! };
+        return { outcome: 'existing', available: null, hold: row.hold! };
       case 'declined':
         return { outcome: 'declined', requested: request.amount, available: row.available! };
       case 'conflict':

@@ -96,6 +96,73 @@ const COVERAGE = `WITH chain AS (
   )`;
 const UNCOVERED = `number IS NOT NULL AND usage_seen IS NOT NULL AND (billed <> usage_seen OR usage_seen > used) AND ${inRange('period')}`;
 
+/**
+ * Every hold end with what it should agree with: its hold, and for a settlement the event that
+ * settled it (of the hold's account, naming the hold, priced while the hold counted: the hold was
+ * written before the end and the flush began before the hold expired) at exactly its cost.
+ */
+const HOLD_ENDS = `WITH ends AS (
+    SELECT e.hold_id, e.kind, e.settled_amount, e.event_id, e.ended_at, h.hold_id IS NOT NULL AS has_hold,
+      u.event_id IS NOT NULL AS has_event, u.cost, u.hold_id AS event_hold_id, u.account_id AS event_account_id, h.account_id,
+      h.created_at < e.ended_at AND u.received_at < h.expires_at AS while_active
+    FROM hold_ends e LEFT JOIN holds h USING (hold_id) LEFT JOIN usage_events u ON u.event_id = e.event_id
+  ), off AS (
+    SELECT hold_id,
+      CASE WHEN kind = 'settled' THEN 'settled by an event of ' || coalesce(account_id, '?') || ' naming it, priced while it counted, at ' || coalesce(trim_scale(cost)::text, 'its cost')
+        ELSE 'released, naming no event' END AS expected,
+      CASE WHEN NOT has_hold THEN 'no such hold'
+        WHEN kind = 'released' THEN 'released naming event ' || event_id
+        WHEN NOT has_event THEN 'settled by ' || coalesce(event_id, 'no event') || ', which is not priced'
+        WHEN event_hold_id IS DISTINCT FROM hold_id THEN 'settled by ' || event_id || ', which names ' || coalesce(event_hold_id, 'no hold')
+        WHEN event_account_id <> account_id THEN 'settled by ' || event_id || ', an event of ' || event_account_id
+        WHEN NOT while_active THEN 'settled by ' || event_id || ', priced when the hold did not count'
+        ELSE 'settled at ' || trim_scale(settled_amount)::text END AS actual
+    FROM ends
+    WHERE NOT has_hold OR (kind = 'released' AND event_id IS NOT NULL)
+      OR (kind = 'settled' AND (NOT has_event OR event_hold_id IS DISTINCT FROM hold_id OR event_account_id <> account_id OR NOT while_active OR settled_amount <> cost))
+  )`;
+
+/** A hold's account, amount and expiry, as text. */
+const holdTerms = (alias: string) =>
+  `${alias}.account_id || ' ' || trim_scale(${alias}.amount)::text || ' until ' || to_char(${alias}.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/**
+ * The holds that count at one instant (taken once, after the snapshot: authorize_holds drops rows
+ * only of holds that had ended or expired by then), against active_holds, what held is summed from.
+ */
+const ACTIVE_SET = `WITH t AS (SELECT clock_timestamp() AS at), counting AS (
+    SELECT h.hold_id, h.account_id, h.amount, h.expires_at FROM holds h, t
+    WHERE h.expires_at > t.at AND NOT EXISTS (SELECT 1 FROM hold_ends e WHERE e.hold_id = h.hold_id)
+  ), listed AS (
+    SELECT a.*, h.hold_id IS NOT NULL AS has_hold, (h.account_id, h.amount, h.expires_at) IS NOT DISTINCT FROM (a.account_id, a.amount, a.expires_at) AS same
+    FROM active_holds a LEFT JOIN holds h USING (hold_id)
+  ), off AS (
+    SELECT c.hold_id, ${holdTerms('c')} AS expected, coalesce(${holdTerms('l')}, 'not in active_holds') AS actual
+    FROM counting c LEFT JOIN listed l USING (hold_id) WHERE l.hold_id IS NULL OR NOT l.same
+    UNION ALL
+    SELECT hold_id, 'no row', 'in active_holds, ' || account_id || ' ' || trim_scale(amount)::text FROM listed WHERE NOT has_hold
+  )`;
+
+/**
+ * Per hold, at the instant it was taken: Σ of its account's holds that counted then, itself
+ * included, against Σ of the credits its account had been given before it. authorize_holds holds
+ * a hold only when it fits in the balance it reads after the account's lock; that balance is at
+ * most the credits committed by then, and every hold it counts is one this sweep counts or more
+ * (a hold is written under the lock, its created_at after the lock was taken; ends and expiry are
+ * counted from their clock, so the sweep counts a hold no longer than the authorization did). So a
+ * hold over the line is one no authorization decided.
+ */
+const HOLDS_WITHIN = `WITH moves AS (
+    SELECT account_id, created_at AS at, 1 AS kind, seq AS n, amount AS held, 0 AS credited, hold_id FROM holds
+    UNION ALL
+    SELECT h.account_id, least(h.expires_at, e.ended_at), 0, h.seq, -h.amount, 0, NULL FROM holds h LEFT JOIN hold_ends e USING (hold_id)
+    UNION ALL
+    SELECT account_id, created_at, 2, entry_id, 0, amount, NULL FROM ledger_entries WHERE amount > 0 AND account_id IN (SELECT account_id FROM holds)
+  ), running AS (
+    SELECT hold_id, sum(held) OVER w AS held, sum(credited) OVER w AS credited FROM moves
+    WINDOW w AS (PARTITION BY account_id ORDER BY at, kind, n ROWS UNBOUNDED PRECEDING)
+  ), over AS (SELECT hold_id, held, credited FROM running WHERE hold_id IS NOT NULL AND held > credited)`;
+
 const CHECKS: CheckSpec[] = [
   {
     name: 'balances_match_ledger',
@@ -217,6 +284,27 @@ const CHECKS: CheckSpec[] = [
       FROM rejected_events r JOIN usage_event_ids i USING (event_id) JOIN usage_events e ON e.event_id = i.event_id AND e.occurred_at = i.occurred_at WHERE NOT (${EXPECTED_REJECTION}) AND ${inRange('r.received_at')}`,
     offenders: `SELECT DISTINCT 'event' AS subject, r.event_id AS id, 'priced only' AS expected, 'priced, and rejected as ' || r.reason AS actual
       FROM rejected_events r JOIN usage_event_ids i USING (event_id) JOIN usage_events e ON e.event_id = i.event_id AND e.occurred_at = i.occurred_at WHERE NOT (${EXPECTED_REJECTION}) AND ${inRange('r.received_at')}`,
+  },
+  {
+    name: 'hold_ends_match',
+    description: 'every hold end has its hold; every settled hold was settled by a priced event of its account that names it, priced while the hold counted, at exactly that event\'s cost; a release names no event (all time)',
+    totals: `SELECT coalesce((SELECT sum(u.cost) FROM hold_ends e JOIN usage_events u USING (event_id) WHERE e.kind = 'settled'), 0)::text AS expected,
+        coalesce((SELECT sum(settled_amount) FROM hold_ends WHERE kind = 'settled'), 0)::text AS actual`,
+    offenders: `${HOLD_ENDS} SELECT 'hold' AS subject, hold_id AS id, expected, actual FROM off`,
+  },
+  {
+    name: 'holds_active_set',
+    description: 'every hold that counts now (not ended, expires_at ahead) is in active_holds, the set held is summed from, with its account, amount and expiry, and every row there is a hold\'s',
+    totals: `WITH t AS (SELECT clock_timestamp() AS at)
+      SELECT coalesce((SELECT sum(h.amount) FROM holds h, t WHERE h.expires_at > t.at AND NOT EXISTS (SELECT 1 FROM hold_ends e WHERE e.hold_id = h.hold_id)), 0)::text AS expected,
+        coalesce((SELECT sum(a.amount) FROM active_holds a, t WHERE a.expires_at > t.at AND NOT EXISTS (SELECT 1 FROM hold_ends e WHERE e.hold_id = a.hold_id)), 0)::text AS actual`,
+    offenders: `${ACTIVE_SET} SELECT 'hold' AS subject, hold_id AS id, expected, actual FROM off`,
+  },
+  {
+    name: 'holds_within_credits',
+    description: 'no hold was taken while its account\'s holds that counted then, itself included, came to more than the account had been credited before it (all time)',
+    totals: `${HOLDS_WITHIN} SELECT '0'::text AS expected, count(*)::text AS actual FROM over`,
+    offenders: `${HOLDS_WITHIN} SELECT 'hold' AS subject, hold_id AS id, 'at most ' || trim_scale(credited)::text || ' (credited before it)' AS expected, trim_scale(held)::text || ' held with it' AS actual FROM over`,
   },
 ];
 

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { HOLD_STATUSES, type HoldStatus } from '@app/billing';
-import { Allow, IsIn, IsOptional } from 'class-validator';
+import { IsIn, IsOptional } from 'class-validator';
 import { PageQuery } from '../common/pagination.js';
 
 export class HoldEstimate {
@@ -9,22 +9,18 @@ export class HoldEstimate {
   @ApiProperty({ example: 32768, description: 'the request\'s max_tokens: all of it is held at the output rate' }) max_output_tokens: number;
 }
 
-/** Checked by the service (422 with field errors): whitelisted here only. */
+/** The authorization body as documented; parseHoldRequest (libs/billing) reads and checks it (422 with field errors). */
 export class CreateHoldDto {
   @ApiPropertyOptional({ example: 'req_01HXYZ', description: 'your id for the hold (1-128 characters), usually the request id; the same id and body again answers the same hold' })
-  @Allow()
   hold_id?: unknown;
 
   @ApiPropertyOptional({ example: '0.0025', description: 'exactly one of amount and estimate: a decimal string > 0' })
-  @Allow()
   amount?: unknown;
 
   @ApiPropertyOptional({ type: HoldEstimate, description: 'exactly one of amount and estimate: priced now, input at the input rate and max output at the output rate, no cache assumed' })
-  @Allow()
   estimate?: unknown;
 
   @ApiPropertyOptional({ example: 300, minimum: 1, maximum: 3600, default: 300 })
-  @Allow()
   ttl_seconds?: unknown;
 }
 

@@ -16,9 +16,8 @@ export class HoldsApiService {
   ) {}
 
   /** 201 with a new hold, 200 with the same one again; 402 when it does not fit in what is available. */
-  async authorize(accountId: string, body: object): Promise<{ created: boolean; hold: HoldResponse }> {
-    // The DTO instance's own fields, as a plain object: the rules are in libs/billing.
-    const parsed = parseHoldRequest({ ...body }, { ...(await this.pricing.get()), now: new Date() });
+  async authorize(accountId: string, body: unknown): Promise<{ created: boolean; hold: HoldResponse }> {
+    const parsed = parseHoldRequest(body, { ...(await this.pricing.get()), now: new Date() });
     if (!parsed.ok) {
       const detail = `The hold is not valid: ${parsed.errors.map((e) => `${e.field} ${e.message}`).join('; ')}.`;
       throw parsed.status === 400 ? badRequest(detail, parsed.errors) : unprocessable(detail, parsed.errors);

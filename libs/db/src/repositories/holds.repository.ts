@@ -30,8 +30,8 @@ export interface AuthorizationRow {
   outcome: AuthorizationOutcome;
   /** What is available after this request (held: after the new hold). */
   available: Money | null;
-  /** The hold taken now (held), or the one already under this id (existing, conflict). */
-  hold: { accountId: string; amount: Money; createdAt: Date; expiresAt: Date } | null;
+  /** The hold as stored now: taken now (held), or already under this id (existing, conflict). */
+  hold: HoldRecord | null;
 }
 
 interface HoldRow {
@@ -78,8 +78,10 @@ export class HoldsRepository {
 
   /** One call of authorize_holds for requests of any accounts; results in the order given. */
   async authorize(requests: AuthorizationInput[]): Promise<AuthorizationRow[]> {
-    const rows: { n: number; outcome: AuthorizationOutcome; available: string | null; account_id: string; amount: string; created_at: Date | null; expires_at: Date | null }[] = await this.db.query(
-      'SELECT n, outcome, available::text, account_id, amount::text, created_at, expires_at FROM authorize_holds($1::jsonb)',
+    const rows: (HoldRow & { n: number; outcome: AuthorizationOutcome; available: string | null })[] = await this.db.query(
+      `SELECT n, outcome, available::text, seq::text, hold_id, account_id, amount::text, created_at, expires_at,
+         end_kind AS kind, settled_amount::text, event_id, ended_at
+       FROM authorize_holds($1::jsonb)`,
       [
         JSON.stringify(
           requests.map((r, n) => ({ n, account_id: r.accountId, hold_id: r.holdId, amount: r.amount.toFixed(), ttl: r.ttlSeconds, request_key: r.requestKey })),
@@ -92,7 +94,7 @@ export class HoldsRepository {
       return {
         outcome: row.outcome,
         available: row.available === null ? null : new Money(row.available),
-        hold: row.created_at && row.expires_at ? { accountId: row.account_id, amount: new Money(row.amount), createdAt: row.created_at, expiresAt: row.expires_at } : null,
+        hold: row.seq === null ? null : toHold(row),
       };
     });
   }
@@ -125,10 +127,13 @@ export class HoldsRepository {
     );
   }
 
-  /** The account's balance and Σ of its active holds, in one snapshot; null for an unknown account. */
+  /**
+   * The account's balance and Σ of its active holds, in one snapshot; null for an unknown account.
+   * active_holds has a row for every hold that may still count (see the ActiveHolds migration).
+   */
   async balanceAndHeld(accountId: string): Promise<{ balance: Money; held: Money } | null> {
     const rows: { balance: string; held: string }[] = await this.db.query(
-      `SELECT b.balance::text AS balance, (SELECT coalesce(sum(h.amount), 0) FROM holds h
+      `SELECT b.balance::text AS balance, (SELECT coalesce(sum(h.amount), 0) FROM active_holds h
          WHERE h.account_id = b.account_id AND h.expires_at > clock_timestamp()
            AND NOT EXISTS (SELECT 1 FROM hold_ends e WHERE e.hold_id = h.hold_id))::text AS held
        FROM account_balances b WHERE b.account_id = $1`,

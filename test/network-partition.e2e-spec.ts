@@ -41,6 +41,7 @@ function worker(databaseUrl: string, redisUrl: string): { process: ChildProcess;
       DATABASE_URL: databaseUrl,
       REDIS_URL: redisUrl,
       QUEUE_PREFIX: process.env.QUEUE_PREFIX,
+      SECRETS_KEY: process.env.SECRETS_KEY,
       USAGE_QUEUE,
       LOG_LEVEL: 'info',
       WORKER_LOCK_DURATION_MS: String(LOCK_MS),

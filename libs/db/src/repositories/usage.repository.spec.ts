@@ -53,8 +53,9 @@ describe('pricedEventsJson', () => {
               cache_reported: e.cacheReported,
               cost: e.cost.toFixed(),
               content_hash: e.contentHash,
-              usage: e.usage,
-              metadata: e.metadata,
+              // As JSON carries them (-0 is written 0, as any JSON text would).
+              usage: JSON.parse(JSON.stringify(e.usage)),
+              metadata: e.metadata === undefined ? undefined : JSON.parse(JSON.stringify(e.metadata)),
               ...(e.holdId ? { hold_id: e.holdId } : {}),
             })),
           );

@@ -20,11 +20,12 @@ import { GrantsService } from './grants.service.js';
 import { CreditLiabilityService } from './credit-liability.service.js';
 import { GrantAllocationsExport } from './grant-allocations.export.js';
 import { HoldsRepository } from './repositories/holds.repository.js';
+import { BalancesRepository } from './repositories/balances.repository.js';
 import { HoldsService } from './holds.service.js';
 import { BillingSettingsRepository } from './repositories/billing-settings.repository.js';
 import { WebhookEndpointsRepository } from './repositories/webhook-endpoints.repository.js';
 
-const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache, InvoicesRepository, InvoicingService, ExportsService, ReconciliationService, GrantsRepository, GrantsService, CreditLiabilityService, GrantAllocationsExport, HoldsRepository, HoldsService, PortalSessionsRepository, BillingSettingsRepository, WebhookEndpointsRepository];
+const repositories = [AccountsRepository, ApiKeysRepository, CatalogRepository, LedgerRepository, UsageRepository, UsageReadsRepository, PricingContextCache, InvoicesRepository, InvoicingService, ExportsService, ReconciliationService, GrantsRepository, GrantsService, CreditLiabilityService, GrantAllocationsExport, HoldsRepository, HoldsService, BalancesRepository, PortalSessionsRepository, BillingSettingsRepository, WebhookEndpointsRepository];
 
 export interface DbModuleOptions {
   poolSize?: number;

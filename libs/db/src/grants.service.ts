@@ -103,6 +103,13 @@ export function nextExpiryOf(views: readonly GrantView[]): AccountGrants['nextEx
   return { at: new Date(at), amount };
 }
 
+/** An account's grants as its ledger leaves them, and what expires next. */
+export function accountGrants(ledger: AccountLedger): AccountGrants {
+  const fold = foldLedger(ledger);
+  const grants = grantViews(ledger, fold);
+  return { accountId: ledger.accountId, balance: ledger.balance, unfunded: fold.book.unfunded, grants, nextExpiry: nextExpiryOf(grants) };
+}
+
 /**
  * Grants, read and ended. Reads fold the account's ledger in one snapshot, taking no lock; ends
  * (void, expiry) lock the grant, then the balance row, fold under that lock and append the entry
@@ -119,10 +126,7 @@ export class GrantsService {
 
   async ofAccount(accountId: string): Promise<AccountGrants | null> {
     const ledger = await this.grants.ledgerOf(accountId);
-    if (!ledger) return null;
-    const fold = foldLedger(ledger);
-    const grants = grantViews(ledger, fold);
-    return { accountId, balance: ledger.balance, unfunded: fold.book.unfunded, grants, nextExpiry: nextExpiryOf(grants) };
+    return ledger && accountGrants(ledger);
   }
 
   /** Removes what is left of a grant now (chargeback); doing it again, or on an ended grant, changes nothing. */

@@ -22,6 +22,7 @@ export * from './credit-liability.service.js';
 export * from './grant-allocations.export.js';
 export * from './group-commit.js';
 export * from './repositories/holds.repository.js';
+export * from './repositories/balances.repository.js';
 export * from './holds.service.js';
 export * from './transient.js';
 export * from './repositories/billing-settings.repository.js';

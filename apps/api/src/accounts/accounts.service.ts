@@ -1,7 +1,7 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { createHash, randomBytes } from 'node:crypto';
 import { DEFAULT_GRANT_PRIORITY, availableOf, LEDGER_SCALE, Money, canonicalJson, formatMoney, grantIdOf, parseDecimal, parseGrantTerms } from '@app/billing';
-import { AccountsRepository, ApiKeysRepository, GrantsService, HoldsRepository, LedgerRepository, type AccountRow, type LedgerRow } from '@app/db';
+import { AccountsRepository, ApiKeysRepository, BalancesRepository, LedgerRepository, accountGrants, type AccountRow, type LedgerRow } from '@app/db';
 import { type Page, type TimeRangePageQuery, decodeCursor, parseRange, toPage } from '../common/pagination.js';
 import { ProblemException, badRequest, conflict, notFound, unprocessable } from '../common/problem.js';
 import { newApiKey } from '../auth/api-keys.js';
@@ -18,8 +18,7 @@ export class AccountsService {
     private readonly accounts: AccountsRepository,
     private readonly keys: ApiKeysRepository,
     private readonly ledger: LedgerRepository,
-    private readonly grants: GrantsService,
-    private readonly holds: HoldsRepository,
+    private readonly balances: BalancesRepository,
   ) {}
 
   async create(dto: CreateAccountDto): Promise<AccountResponse> {
@@ -34,20 +33,20 @@ export class AccountsService {
   }
 
   async balance(accountId: string): Promise<BalanceResponse> {
-    const [row, grants, money] = await Promise.all([this.require(accountId), this.grants.ofAccount(accountId), this.holds.balanceAndHeld(accountId)]);
-    const next = grants?.nextExpiry ?? null;
-    // Balance, held and available from one snapshot, so available = balance - held exactly.
-    const { balance, held } = money ?? { balance: new Money(row.balance), held: new Money(0) };
+    const snapshot = await this.balances.read(accountId);
+    if (!snapshot) throw notFound(`No account ${accountId}.`);
+    const { account, held, ledger } = snapshot;
+    const next = accountGrants(ledger).nextExpiry;
     return {
-      account_id: row.account_id,
-      balance: formatMoney(balance),
-      currency: row.currency.trim(),
-      status: statusOf(balance.toFixed()),
-      last_usage_at: row.last_usage_at?.toISOString() ?? null,
-      as_of: row.as_of.toISOString(),
+      account_id: account.account_id,
+      balance: formatMoney(ledger.balance),
+      currency: account.currency.trim(),
+      status: statusOf(ledger.balance.toFixed()),
+      last_usage_at: account.last_usage_at?.toISOString() ?? null,
+      as_of: account.as_of.toISOString(),
       next_expiry: next ? { at: next.at.toISOString(), amount: formatMoney(next.amount) } : null,
       held: formatMoney(held),
-      available: formatMoney(availableOf(balance, held)),
+      available: formatMoney(availableOf(ledger.balance, held)),
     };
   }
 

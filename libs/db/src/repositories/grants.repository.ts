@@ -53,6 +53,29 @@ interface EntryRow {
   created_at: string;
 }
 
+/**
+ * The fold inputs of the account_balances row `b` as two json columns (grants, entries), for a
+ * statement that reads them in its own snapshot with whatever else it reads.
+ */
+export const LEDGER_COLUMNS = `
+  coalesce((SELECT json_agg(x ORDER BY x.entry_id::bigint) FROM (SELECT ${GRANT_FIELDS} FROM grants g WHERE g.account_id = b.account_id) x), '[]') AS grants,
+  coalesce((SELECT json_agg(y ORDER BY y.entry_id::bigint) FROM (SELECT ${ENTRY_FIELDS} FROM ledger_entries l
+    WHERE l.account_id = b.account_id AND l.kind <> 'usage') y), '[]') AS entries`;
+
+/** A row carrying LEDGER_COLUMNS and the balance as text. */
+export interface FoldInputsRow {
+  balance: string;
+  grants: GrantRow[];
+  entries: EntryRow[];
+}
+
+export const toLedger = (accountId: string, row: FoldInputsRow): AccountLedger => ({
+  accountId,
+  balance: new Money(row.balance),
+  grants: row.grants.map(toGrantRecord),
+  entries: row.entries.map(toEntry),
+});
+
 const instant = (ms: string | null) => (ms === null ? null : new Date(Number(ms)));
 
 export function toGrantRecord(row: GrantRow): GrantRecord {
@@ -107,16 +130,8 @@ export class GrantsRepository {
 
   /** One account's fold inputs in one statement (one snapshot), for reads that take no lock. */
   async ledgerOf(accountId: string, db: Queryable = this.db): Promise<AccountLedger | null> {
-    const rows: { balance: string; grants: GrantRow[]; entries: EntryRow[] }[] = await db.query(
-      `SELECT b.balance::text AS balance,
-         coalesce((SELECT json_agg(x ORDER BY x.entry_id::bigint) FROM (SELECT ${GRANT_FIELDS} FROM grants g WHERE g.account_id = b.account_id) x), '[]') AS grants,
-         coalesce((SELECT json_agg(y ORDER BY y.entry_id::bigint) FROM (SELECT ${ENTRY_FIELDS} FROM ledger_entries l
-           WHERE l.account_id = b.account_id AND l.kind <> 'usage') y), '[]') AS entries
-       FROM account_balances b WHERE b.account_id = $1`,
-      [accountId],
-    );
-    if (!rows[0]) return null;
-    return { accountId, balance: new Money(rows[0].balance), grants: rows[0].grants.map(toGrantRecord), entries: rows[0].entries.map(toEntry) };
+    const rows: FoldInputsRow[] = await db.query(`SELECT b.balance::text AS balance, ${LEDGER_COLUMNS} FROM account_balances b WHERE b.account_id = $1`, [accountId]);
+    return rows[0] ? toLedger(accountId, rows[0]) : null;
   }
 
   /**

@@ -126,19 +126,4 @@ export class HoldsRepository {
       [holdId],
     );
   }
-
-  /**
-   * The account's balance and Σ of its active holds, in one snapshot; null for an unknown account.
-   * active_holds has a row for every hold that may still count (see the ActiveHolds migration).
-   */
-  async balanceAndHeld(accountId: string): Promise<{ balance: Money; held: Money } | null> {
-    const rows: { balance: string; held: string }[] = await this.db.query(
-      `SELECT b.balance::text AS balance, (SELECT coalesce(sum(h.amount), 0) FROM active_holds h
-         WHERE h.account_id = b.account_id AND h.expires_at > clock_timestamp()
-           AND NOT EXISTS (SELECT 1 FROM hold_ends e WHERE e.hold_id = h.hold_id))::text AS held
-       FROM account_balances b WHERE b.account_id = $1`,
-      [accountId],
-    );
-    return rows[0] ? { balance: new Money(rows[0].balance), held: new Money(rows[0].held) } : null;
-  }
 }

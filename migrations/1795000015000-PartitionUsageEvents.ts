@@ -16,8 +16,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * the worker calls it at start and daily, for the current month and three ahead.
  *
  * This migration copies the events into the new table in one transaction: right for a database of
- * up to some millions of events. docs/operations.md ("Partitioning usage_events") gives the
- * procedure for a large one, where the old table is attached as one partition of the past instead.
+ * up to some millions of events. docs/operations.md ("Converting a large existing database") gives
+ * the procedure for a large one, where the partitioned table is built beside the old one while the
+ * service runs and swapped in, ending in the schema this migration makes.
  */
 export class PartitionUsageEvents1795000015000 implements MigrationInterface {
   name = 'PartitionUsageEvents1795000015000';

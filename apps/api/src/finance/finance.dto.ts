@@ -77,7 +77,7 @@ export class CheckResponse {
 
 export class DiscrepancyResponse {
   @ApiProperty({ example: 'balances_match_ledger' }) check: string;
-  @ApiProperty({ enum: ['account', 'ledger_entry', 'event', 'rollup', 'invoice'], example: 'account' }) subject: string;
+  @ApiProperty({ enum: ['account', 'ledger_entry', 'event', 'usage', 'rollup', 'invoice', 'hold', 'grant', 'liability_row'], example: 'account' }) subject: string;
   @ApiProperty({ example: 'acme' }) id: string;
   @ApiProperty({ example: '24.95' }) expected: string;
   @ApiProperty({ example: '24.94' }) actual: string;

@@ -301,10 +301,13 @@ describe('events of credits, invoices and holds', () => {
     const soon = new Date(Date.now() + 3 * 86_400_000).toISOString();
     const post = (amount: string, expires_at: string, priority: number) =>
       http().post(`/v1/accounts/${account}/credits`).set(ADMIN).set('Idempotency-Key', uniqueId('idem')).send({ amount, kind: 'promotional', expires_at, priority }).expect(201);
-    await post('0.01', soon, 1); // drawn first, used up by the usage below
-    const kept = (await post('5', soon, 60)).body;
-    await post('5', new Date(Date.now() + 30 * 86_400_000).toISOString(), 50); // not within 7 days
+    // The usage comes first (0.0121, unfunded), so the grant of 0.01 is used up the moment it is
+    // created (a grant first covers what earlier usage left unfunded): no scan, whenever it runs,
+    // sees it with something left.
     await spend(stack.queue, account, 1);
+    await post('0.01', soon, 1); // covers 0.01 of it: nothing left
+    await post('5', new Date(Date.now() + 30 * 86_400_000).toISOString(), 50); // covers the other 0.0021; not within 7 days
+    const kept = (await post('5', soon, 60)).body;
     const expiring = await until(async () => aboutAccount(receiver, account).some((m) => m.type === 'credits.expiring'), 'credits.expiring', 20_000).then(() =>
       aboutAccount(receiver, account).filter((m) => m.type === 'credits.expiring'),
     );

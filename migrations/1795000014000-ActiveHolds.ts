@@ -2,46 +2,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { AUTHORIZE_HOLDS_V1 } from './1795000011000-SpendHolds.js';
 import { HOLD_DECLINED_WRAPPER } from './1795000012001-HoldDeclinedEvents.js';
 
-/**
- * Authorizations that stay fast on a hot account, and decide from one snapshot.
- *
- * active_holds: every hold that may still count (hold_id, account, amount, expires_at), written
- * with the hold. It is an index, not the truth: a hold counts while it has no hold_ends row and
- * its expires_at is ahead, and every read still says so. What it saves is the scan: an ended hold
- * stays in `holds` until it would have expired (a gateway settles its holds within seconds and
- * they live 300 s), so Σ over `holds` grew with rate × ttl; authorize_holds deletes the rows of
- * ended and expired holds of the accounts it decides for, under their locks, so what it sums is
- * what is in flight. The flush and the release route write hold_ends only, as before. Reconciliation
- * (holds_active_set) checks that every hold that counts has its row, with its values.
- *
- * authorize_holds, set-based: the batch's account locks first (in the order of their keys, so two
- * batches never wait on each other in a circle); then one statement reads each account's balance
- * and Σ of its active holds, and the holds already under the ids asked for, in one snapshot taken
- * after the locks (the first version read the balance and the holds in two statements, two
- * snapshots, so a flush that committed a settlement and its debit between them made the account
- * look richer by the settled hold); the decisions are made in memory in request order; one
- * statement inserts every new hold, and one the hold.declined outbox rows of the requests declined
- * (the wrapper of HoldDeclinedEvents did that around the first version; it goes, with that version).
- * No statement per request.
- */
-export class ActiveHolds1795000014000 implements MigrationInterface {
-  name = 'ActiveHolds1795000014000';
-
-  async up(q: QueryRunner): Promise<void> {
-    await q.query(`
-      CREATE TABLE active_holds (
-        hold_id    text PRIMARY KEY REFERENCES holds ON DELETE CASCADE,
-        account_id text NOT NULL,
-        amount     numeric(38,18) NOT NULL,
-        expires_at timestamptz NOT NULL
-      );
-      CREATE INDEX active_holds_account ON active_holds (account_id);
-      INSERT INTO active_holds (hold_id, account_id, amount, expires_at)
-      SELECT h.hold_id, h.account_id, h.amount, h.expires_at FROM holds h
-      WHERE h.expires_at > clock_timestamp() AND NOT EXISTS (SELECT 1 FROM hold_ends e WHERE e.hold_id = h.hold_id);
-
-      DROP FUNCTION authorize_holds(jsonb);
-      DROP FUNCTION authorize_holds_decide(jsonb);
+/** The second authorize_holds (IndexProbedHolds restores it on the way down). */
+export const AUTHORIZE_HOLDS_V2 = `
       CREATE FUNCTION authorize_holds(p_requests jsonb)
       RETURNS TABLE (n int, outcome text, available numeric, seq bigint, hold_id text, account_id text, amount numeric,
                      created_at timestamptz, expires_at timestamptz, end_kind text, settled_amount numeric, event_id text, ended_at timestamptz)
@@ -154,6 +116,49 @@ export class ActiveHolds1795000014000 implements MigrationInterface {
           LEFT JOIN holds h ON h.hold_id = q.hold_id AND o.outcome IN ('held', 'existing', 'conflict')
           LEFT JOIN hold_ends e ON e.hold_id = h.hold_id;
       END $$;
+`;
+
+/**
+ * Authorizations that stay fast on a hot account, and decide from one snapshot.
+ *
+ * active_holds: every hold that may still count (hold_id, account, amount, expires_at), written
+ * with the hold. It is an index, not the truth: a hold counts while it has no hold_ends row and
+ * its expires_at is ahead, and every read still says so. What it saves is the scan: an ended hold
+ * stays in `holds` until it would have expired (a gateway settles its holds within seconds and
+ * they live 300 s), so Σ over `holds` grew with rate × ttl; authorize_holds deletes the rows of
+ * ended and expired holds of the accounts it decides for, under their locks, so what it sums is
+ * what is in flight. The flush and the release route write hold_ends only, as before. Reconciliation
+ * (holds_active_set) checks that every hold that counts has its row, with its values.
+ *
+ * authorize_holds, set-based: the batch's account locks first (in the order of their keys, so two
+ * batches never wait on each other in a circle); then one statement reads each account's balance
+ * and Σ of its active holds, and the holds already under the ids asked for, in one snapshot taken
+ * after the locks (the first version read the balance and the holds in two statements, two
+ * snapshots, so a flush that committed a settlement and its debit between them made the account
+ * look richer by the settled hold); the decisions are made in memory in request order; one
+ * statement inserts every new hold, and one the hold.declined outbox rows of the requests declined
+ * (the wrapper of HoldDeclinedEvents did that around the first version; it goes, with that version).
+ * No statement per request.
+ */
+export class ActiveHolds1795000014000 implements MigrationInterface {
+  name = 'ActiveHolds1795000014000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE TABLE active_holds (
+        hold_id    text PRIMARY KEY REFERENCES holds ON DELETE CASCADE,
+        account_id text NOT NULL,
+        amount     numeric(38,18) NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX active_holds_account ON active_holds (account_id);
+      INSERT INTO active_holds (hold_id, account_id, amount, expires_at)
+      SELECT h.hold_id, h.account_id, h.amount, h.expires_at FROM holds h
+      WHERE h.expires_at > clock_timestamp() AND NOT EXISTS (SELECT 1 FROM hold_ends e WHERE e.hold_id = h.hold_id);
+
+      DROP FUNCTION authorize_holds(jsonb);
+      DROP FUNCTION authorize_holds_decide(jsonb);
+      ${AUTHORIZE_HOLDS_V2}
     `);
   }
 

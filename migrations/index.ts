@@ -16,6 +16,7 @@ import { HoldDeclinedEvents1795000012001 } from './1795000012001-HoldDeclinedEve
 import { ActiveHolds1795000014000 } from './1795000014000-ActiveHolds.js';
 import { PartitionUsageEvents1795000015000 } from './1795000015000-PartitionUsageEvents.js';
 import { PartialIdempotencyIndex1795000015001 } from './1795000015001-PartialIdempotencyIndex.js';
+import { IndexProbedHolds1795000016000 } from './1795000016000-IndexProbedHolds.js';
 
 export const migrations = [
   InitialSchema1795000000000,
@@ -35,4 +36,5 @@ export const migrations = [
   ActiveHolds1795000014000,
   PartitionUsageEvents1795000015000,
   PartialIdempotencyIndex1795000015001,
+  IndexProbedHolds1795000016000,
 ];

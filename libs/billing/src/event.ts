@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { resolveModel, type ModelSpec } from './catalog.js';
 import { MAX_HOLD_ID_LENGTH } from './holds.js';
 import { canonicalJson, inspectJson, isPlainObject, isStorableString, ownField } from './json.js';
@@ -141,12 +141,15 @@ interface EventContent {
 
 /** sha256 hex of the canonical JSON of an event's billable content. */
 export function eventContentHash(content: EventContent): string {
-  return createHash('sha256').update(eventContentJson(content), 'utf8').digest('hex');
+  return hash('sha256', eventContentJson(content), 'hex');
 }
 
-/** The same, from usage and metadata already written as canonical JSON (the hot path's). */
+/**
+ * The same, from usage and metadata already written as canonical JSON (the hot path's). The
+ * one-shot hash() (strings as UTF-8) costs under half of createHash().update().digest() here.
+ */
 const contentHashOf = (content: Omit<EventContent, 'usage' | 'metadata'> & { usageJson: string; metadataJson: string | null }): string =>
-  createHash('sha256').update(contentText(content), 'utf8').digest('hex');
+  hash('sha256', contentText(content), 'hex');
 
 /**
  * canonicalJson of { event_id, account_id, model, endpoint, occurred_at, usage, metadata } (and

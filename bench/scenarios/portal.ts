@@ -121,7 +121,7 @@ export async function portalScenario(h: Harness): Promise<PortalResult> {
         const run: PortalRun = { balanceMs: marks[0], chartMs: marks[1], shownMs: Math.max(marks[0], marks[1]), wallMs, window };
         runs.push(run);
         h.log(
-          `(h) portal run ${rep}: balance ${run.balanceMs.toFixed(0)} ms, chart ${run.chartMs.toFixed(0)} ms after navigation (wall ${wallMs.toFixed(0)} ms)${undisturbed(window) ? '' : `; other processes took ${Math.round(window.interference.share * 100)}% of the machine`}`,
+          `(o) portal run ${rep}: balance ${run.balanceMs.toFixed(0)} ms, chart ${run.chartMs.toFixed(0)} ms after navigation (wall ${wallMs.toFixed(0)} ms)${undisturbed(window) ? '' : `; other processes took ${Math.round(window.interference.share * 100)}% of the machine`}`,
         );
       } finally {
         await context.close();

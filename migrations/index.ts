@@ -17,6 +17,7 @@ import { ActiveHolds1795000014000 } from './1795000014000-ActiveHolds.js';
 import { PartitionUsageEvents1795000015000 } from './1795000015000-PartitionUsageEvents.js';
 import { PartialIdempotencyIndex1795000015001 } from './1795000015001-PartialIdempotencyIndex.js';
 import { IndexProbedHolds1795000016000 } from './1795000016000-IndexProbedHolds.js';
+import { DropUnusedIndexes1795000016001 } from './1795000016001-DropUnusedIndexes.js';
 
 export const migrations = [
   InitialSchema1795000000000,
@@ -37,4 +38,5 @@ export const migrations = [
   PartitionUsageEvents1795000015000,
   PartialIdempotencyIndex1795000015001,
   IndexProbedHolds1795000016000,
+  DropUnusedIndexes1795000016001,
 ];

@@ -255,14 +255,16 @@ describe('fault suite', () => {
     const chaos = (async () => {
       for (let k = 0; k < KILLS; k++) {
         await sleep(2_000);
-        const victim = workers.splice(k % workers.length, 1)[0];
-        victim.kill('SIGKILL');
-        figures.kills++;
         if (k === 2) {
-          // While the workers expire the thousand grants that come due at restartAt.
+          // While the workers expire the thousand grants that come due at restartAt, and before
+          // this round's kill, so both workers are up and flushing (a worker still starting only
+          // waits for Postgres, and the retry path would go unexercised).
           await sleep(Math.max(0, restartAt.getTime() + 40 - Date.now()));
           await restartPostgres();
         }
+        const victim = workers.splice(k % workers.length, 1)[0];
+        victim.kill('SIGKILL');
+        figures.kills++;
         await sleep(300);
         workers.push(startWorker());
       }

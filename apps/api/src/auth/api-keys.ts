@@ -5,9 +5,8 @@ const SECRET = /^bk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 
 export const sha256 = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
 
-/** Constant-time comparison of two secrets through their digests (equal length by construction). */
-export const sameSecret = (a: string, b: string): boolean => timingSafeEqual(sha256(a), sha256(b));
-export const matchesHash = (secret: string, hash: Buffer): boolean => hash.length === 32 && timingSafeEqual(sha256(secret), hash);
+/** Constant-time comparison of a presented secret's digest with a stored one (a stored hash of another length never matches). */
+export const sameHash = (digest: Buffer, stored: Buffer): boolean => stored.length === digest.length && timingSafeEqual(digest, stored);
 
 export function newApiKey(): { keyId: string; secret: string; hash: Buffer } {
   const id = randomBytes(8).toString('hex');

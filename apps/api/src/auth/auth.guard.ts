@@ -5,7 +5,7 @@ import { APP_CONFIG, type AppConfig } from '@app/config';
 import { ApiKeysRepository, PortalSessionsRepository } from '@app/db';
 import { ProblemException, forbidden } from '../common/problem.js';
 import { ACCESS, type Access, type Principal } from './auth.decorators.js';
-import { keyIdOf, matchesHash, sameSecret, sha256 } from './api-keys.js';
+import { keyIdOf, sameHash, sha256 } from './api-keys.js';
 import { KeyMisses } from './key-misses.js';
 import { portalSessionIdOf } from './portal-session-tokens.js';
 import { FixedWindows, tooManyRequests } from './rate-limit.guard.js';
@@ -26,19 +26,24 @@ const unauthorized = (detail: string) =>
 export class AuthGuard implements CanActivate {
   private readonly failures = new FixedWindows();
   private readonly misses = new KeyMisses();
+  /** The admin key's digest, taken once: each request then hashes only the secret it presents. */
+  private readonly adminHash: Buffer;
 
   constructor(
     private readonly reflector: Reflector,
     private readonly keys: ApiKeysRepository,
     private readonly portalSessions: PortalSessionsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.adminHash = sha256(config.ADMIN_API_KEY);
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const access = this.reflector.getAllAndOverride<Access>(ACCESS, [context.getHandler(), context.getClass()]) ?? { kind: 'admin' };
     if (access.kind === 'public') return true;
     const request = context.switchToHttp().getRequest<Request & { principal?: Principal }>();
-    const principal = await this.authenticate(request.headers.authorization, `ip:${request.ip ?? 'unknown'}`);
+    // The client address (req.ip walks X-Forwarded-For under trust proxy) only matters once the admin key has not matched.
+    const principal = await this.authenticate(request.headers.authorization, () => `ip:${request.ip ?? 'unknown'}`);
     request.principal = principal;
     if (principal.role === 'admin') return true;
     if (access.kind === 'authenticated') return true;
@@ -46,10 +51,12 @@ export class AuthGuard implements CanActivate {
     throw forbidden();
   }
 
-  private async authenticate(header: string | undefined, client: string): Promise<Principal> {
+  private async authenticate(header: string | undefined, clientOf: () => string): Promise<Principal> {
     const match = /^Bearer[ \t]+(\S{1,512})[ \t]*$/i.exec(header ?? '');
     const secret = match?.[1];
-    if (secret !== undefined && sameSecret(secret, this.config.ADMIN_API_KEY)) return { role: 'admin' };
+    const hash = secret === undefined ? undefined : sha256(secret);
+    if (hash !== undefined && sameHash(hash, this.adminHash)) return { role: 'admin' };
+    const client = clientOf();
     const limit = this.config.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE;
     const wait = this.failures.full(client, limit);
     if (wait > 0) throw tooManyRequests(`Too many failed authentications from this address: at most ${limit} per minute. Retry in ${wait} s.`, wait);
@@ -57,14 +64,14 @@ export class AuthGuard implements CanActivate {
       this.failures.hit(client, limit);
       return unauthorized(detail);
     };
-    if (secret === undefined) throw failed('Send an API key as "Authorization: Bearer <key>".');
-    const digest = sha256(secret).toString('hex');
+    if (secret === undefined || hash === undefined) throw failed('Send an API key as "Authorization: Bearer <key>".');
+    const digest = hash.toString('hex');
     if (this.misses.has(digest)) throw failed('The API key is not valid.');
     const sessionId = portalSessionIdOf(secret);
-    if (sessionId) return this.portalSession(sessionId, secret, digest, failed);
+    if (sessionId) return this.portalSession(sessionId, hash, digest, failed);
     const keyId = keyIdOf(secret);
     const key = keyId ? await this.keys.findActive(keyId) : null;
-    if (!key || !matchesHash(secret, key.secret_hash)) {
+    if (!key || !sameHash(hash, key.secret_hash)) {
       this.misses.add(digest);
       throw failed('The API key is not valid.');
     }
@@ -75,9 +82,9 @@ export class AuthGuard implements CanActivate {
    * A portal session reads what a key of its account reads (never writes), until it expires. A
    * failed one counts against the address, and an unknown token is remembered, like a key.
    */
-  private async portalSession(sessionId: string, token: string, digest: string, failed: (detail: string) => Error): Promise<Principal> {
+  private async portalSession(sessionId: string, hash: Buffer, digest: string, failed: (detail: string) => Error): Promise<Principal> {
     const session = await this.portalSessions.findLive(sessionId);
-    if (!session || !matchesHash(token, session.secret_hash)) {
+    if (!session || !sameHash(hash, session.secret_hash)) {
       this.misses.add(digest);
       throw failed('The portal session is not valid or has expired.');
     }

@@ -17,7 +17,13 @@ beforeAll(async () => {
   db = new pg.Pool({ connectionString: scratch.url, max: 3 });
 });
 afterAll(async () => {
+  // pool.end() resolves as soon as it has told its clients to end, before their connections have
+  // closed; a DROP DATABASE ... WITH (FORCE) then would cut them, and the pool re-emits that as an
+  // unhandled 'error'. So the drop waits for every client's 'end'.
+  const closed: Promise<unknown>[] = [];
+  db?.on('remove', (client) => closed.push(new Promise((resolve) => client.once('end', resolve))));
   await db?.end();
+  await Promise.all(closed);
   await scratch?.drop();
 });
 

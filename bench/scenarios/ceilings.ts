@@ -17,13 +17,38 @@ export async function batchedSqlCeiling(h: Harness, set: EventSet): Promise<Thro
   await h.ctx.resetData(SIZES.accounts);
   await h.settler.expect(set.expected, set.events.length);
 
+  // Built here, untimed; stringified in the timed loop, as the worker does.
+  const params = recordPricedParams(set, SIZES.batchSize);
+
+  const client = new pg.Client({ connectionString: h.ctx.databaseUrl, application_name: 'billing-bench-ceiling' });
+  await client.connect();
+  try {
+    const clock = await startClock(h);
+    for (const p of params) {
+      await client.query('BEGIN');
+      await client.query(RECORD_PRICED, [JSON.stringify(p[0]), p[1]]);
+      await client.query('COMMIT');
+    }
+    const { ms, window } = clock.stop();
+    const check = await h.settler.check();
+    if (check.matching !== check.accounts || check.events !== set.events.length) throw new Error(`batched SQL ceiling did not bill exactly: ${JSON.stringify(check)}`);
+    const verified = await h.settler.verify();
+    return { events: set.events.length, ms, eventsPerSecond: perSecond(set.events.length, ms), verified, transactions: params.length, window };
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * RECORD_PRICED's parameters for `set` in batches of `size`, as the worker sends them: the events
+ * as one JSON array (stringified by the caller, as the worker does) and the ledger reference.
+ */
+export function recordPricedParams(set: EventSet, size: number) {
   const indices = chunk(
     set.events.map((_, i) => i),
-    SIZES.batchSize,
+    size,
   );
-  // RECORD_PRICED's parameters, as the worker sends them: the events as one JSON array (built here,
-  // untimed; stringified in the timed loop as the worker does) and the ledger reference.
-  const params = indices.map((batch, n) => {
+  return indices.map((batch, n) => {
     const events = batch.map((i) => set.events[i]);
     return [
       events.map((e, k) => ({
@@ -45,24 +70,6 @@ export async function batchedSqlCeiling(h: Harness, set: EventSet): Promise<Thro
       `bench ceiling batch ${n}`,
     ] as const;
   });
-
-  const client = new pg.Client({ connectionString: h.ctx.databaseUrl, application_name: 'billing-bench-ceiling' });
-  await client.connect();
-  try {
-    const clock = await startClock(h);
-    for (const p of params) {
-      await client.query('BEGIN');
-      await client.query(RECORD_PRICED, [JSON.stringify(p[0]), p[1]]);
-      await client.query('COMMIT');
-    }
-    const { ms, window } = clock.stop();
-    const check = await h.settler.check();
-    if (check.matching !== check.accounts || check.events !== set.events.length) throw new Error(`batched SQL ceiling did not bill exactly: ${JSON.stringify(check)}`);
-    const verified = await h.settler.verify();
-    return { events: set.events.length, ms, eventsPerSecond: perSecond(set.events.length, ms), verified, transactions: params.length, window };
-  } finally {
-    await client.end();
-  }
 }
 
 /**

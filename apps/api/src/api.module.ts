@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { LoggerModule, type Params } from 'nestjs-pino';
+import { levels } from 'pino';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { APP_CONFIG, type AppConfig, pinoHttpTo } from '@app/config';
 import { DbModule } from '@app/db';
@@ -32,8 +33,8 @@ import { BillingSettingsController } from './billing-settings/billing-settings.c
 import { BillingSettingsService } from './billing-settings/billing-settings.service.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 
-/** The levels at which the API writes one line per request. */
-const REQUEST_LINE_LEVELS = new Set(['info', 'debug', 'trace']);
+/** Whether pino writes info lines (the request lines) at this level ('silent' is no level: it writes none). */
+const writesRequestLines = (level: AppConfig['LOG_LEVEL']) => level !== 'silent' && levels.values[level] <= levels.values.info;
 
 /**
  * The API's pino settings: for its request logs and for Nest's own lines, from the first one on
@@ -42,10 +43,10 @@ const REQUEST_LINE_LEVELS = new Set(['info', 'debug', 'trace']);
 export async function apiLogging(config: AppConfig): Promise<Params> {
   return {
     // pino-http binds a child logger carrying the serialized request (headers redacted) to every
-    // request, whatever the level: about 8% of the API's CPU on the gateway's routes. Its lines
-    // are info, so above info it is not mounted at all; a warning or error logged inside a
-    // request then carries no req.
-    ...(REQUEST_LINE_LEVELS.has(config.LOG_LEVEL) ? {} : { forRoutes: [] }),
+    // request, whatever the level, and nestjs-pino runs each request in an async context for it.
+    // Its lines are info, so above info it is not mounted at all (docs/operations.md, Logs); a
+    // warning or error logged inside a request then carries no req.
+    ...(writesRequestLines(config.LOG_LEVEL) ? {} : { forRoutes: [] }),
     pinoHttp: await pinoHttpTo({
       name: 'api',
       level: config.LOG_LEVEL,

@@ -53,9 +53,8 @@ export class AuthGuard implements CanActivate {
 
   private async authenticate(header: string | undefined, clientOf: () => string): Promise<Principal> {
     const match = /^Bearer[ \t]+(\S{1,512})[ \t]*$/i.exec(header ?? '');
-    const secret = match?.[1];
-    const hash = secret === undefined ? undefined : sha256(secret);
-    if (hash !== undefined && sameHash(hash, this.adminHash)) return { role: 'admin' };
+    const presented = match ? { secret: match[1], hash: sha256(match[1]) } : undefined;
+    if (presented && sameHash(presented.hash, this.adminHash)) return { role: 'admin' };
     const client = clientOf();
     const limit = this.config.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE;
     const wait = this.failures.full(client, limit);
@@ -64,7 +63,8 @@ export class AuthGuard implements CanActivate {
       this.failures.hit(client, limit);
       return unauthorized(detail);
     };
-    if (secret === undefined || hash === undefined) throw failed('Send an API key as "Authorization: Bearer <key>".');
+    if (!presented) throw failed('Send an API key as "Authorization: Bearer <key>".');
+    const { secret, hash } = presented;
     const digest = hash.toString('hex');
     if (this.misses.has(digest)) throw failed('The API key is not valid.');
     const sessionId = portalSessionIdOf(secret);

@@ -147,31 +147,20 @@ describe('api process', () => {
     ['info', 1],
     ['warn', 0],
   ])('at LOG_LEVEL=%s writes %i line(s) per request, with the Authorization header redacted', async (level, lines) => {
-    const { freePort } = await import('./support/ports.js');
-    const port = await freePort();
-    const child = spawn(process.execPath, ['dist/apps/api/src/main.js'], {
-      env: { ...process.env, PORT: String(port), LOG_LEVEL: level },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const { startApiProcess } = await import('./support/api-process.js');
+    const api = await startApiProcess({ LOG_LEVEL: level });
     try {
-      for (let i = 0; i < 100; i++) {
-        if (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      const response = await fetch(`http://127.0.0.1:${port}/v1/rate-cards`, { headers: { authorization: `Bearer ${process.env.ADMIN_API_KEY}` } });
+      const response = await fetch(`${api.base}/v1/rate-cards`, { headers: { authorization: `Bearer ${process.env.ADMIN_API_KEY}` } });
       expect(response.status).toBe(200);
       await response.arrayBuffer();
       await new Promise((resolve) => setTimeout(resolve, 200));
     } finally {
-      child.kill('SIGTERM');
+      expect(await api.stop()).toBe(0);
     }
-    expect(await exit).toBe(0);
-    const requestLines = stdout
-      .trim()
+    const requestLines = api
+      .output()
       .split('\n')
+      .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as { req?: { method: string; url: string; headers: Record<string, string> }; res?: { statusCode: number }; msg: string })
       .filter((line) => line.req);
     expect(requestLines).toHaveLength(lines);

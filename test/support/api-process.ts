@@ -9,7 +9,8 @@ export interface ApiProcess {
   base: string;
   /** Everything the process has written so far (its JSON log lines), stdout and stderr. */
   output: () => string;
-  stop: () => Promise<void>;
+  /** SIGTERM (SIGKILL after 10 s); resolved with the exit code once it has exited (null: killed by a signal). */
+  stop: () => Promise<number | null>;
   /** SIGKILL: the process dies where it stands, as in a crash; resolved once it has exited. */
   kill: () => Promise<void>;
 }
@@ -30,14 +31,15 @@ export async function startApiProcess(env: Record<string, string> = {}, port?: n
   const chunks: string[] = [];
   child.stdout!.on('data', (b: Buffer) => chunks.push(b.toString()));
   child.stderr!.on('data', (b: Buffer) => chunks.push(b.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const base = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (child.exitCode !== null || child.signalCode !== null) return exited;
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
+    const code = await exited;
     clearTimeout(timer);
+    return code;
   };
   const kill = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;

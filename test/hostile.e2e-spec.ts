@@ -4,6 +4,7 @@ import type { Queue } from 'bullmq';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { Response } from 'supertest';
 import { DataSource } from 'typeorm';
@@ -417,6 +418,32 @@ describe('body size', () => {
     const body = JSON.stringify({ name: 'x'.repeat(BODY_LIMIT_BYTES - 4096) });
     const res = judge(await send('post', '/v1/accounts', { body, contentType: 'application/json' }), 'POST /v1/accounts <8 MB - 4 KiB>');
     expect(res.status).toBe(400);
+  });
+
+  /** Bytes written straight to the socket, and everything the server wrote back before it closed. */
+  function rawBytes(text: string): Promise<string> {
+    const { port } = server.address() as { port: number };
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(text));
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      socket.on('error', reject);
+    });
+  }
+
+  it('answers what the HTTP parser refuses (malformed request, headers over 16 KB) with a problem document, and closes', async () => {
+    for (const [what, bytes, status] of [
+      ['malformed request line', 'GARBAGE\r\n\r\n', 400],
+      ['headers over 16 KB', `GET /v1/pricing HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+    ] as const) {
+      stats.inputs += 1;
+      const answer = await rawBytes(bytes);
+      const [head, body] = answer.split('\r\n\r\n');
+      expect({ what, status: head.split('\r\n')[0] }).toEqual({ what, status: expect.stringMatching(new RegExp(`^HTTP/1.1 ${status} `)) });
+      expect(head).toMatch(/\r\nContent-Type: application\/problem\+json\r\n/);
+      expect(JSON.parse(body)).toMatchObject({ status, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+    }
   });
 
   it('huge strings in every field of every write route: never a 5xx', async () => {

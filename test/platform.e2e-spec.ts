@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { loadConfig } from '../libs/config/src/index.js';
 import { createApiApp } from '../apps/api/src/app.factory.js';
-import { ADMIN, startApi, type TestApi } from './support/api.js';
+import { ADMIN, initApi, startApi, type TestApi } from './support/api.js';
 
 let api: TestApi;
 
@@ -19,7 +19,7 @@ describe('GET /health', () => {
 
   it('is 503 naming Redis when Redis does not answer', async () => {
     const app = await createApiApp(loadConfig({ ...process.env, REDIS_URL: 'redis://127.0.0.1:1' }), { logger: false });
-    await app.init();
+    await initApi(app);
     try {
       const res = await request(app.getHttpServer()).get('/health').expect(503);
       expect(res.body).toMatchObject({ status: 'error', postgres: 'up', redis: 'down' });

@@ -1,5 +1,6 @@
 import type { INestApplication, INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Queue } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
@@ -24,10 +25,17 @@ export interface TestApi {
 }
 
 /** Boots the real API module in-process against this run's database and Redis prefix. */
-export async function startApi(overrides: Partial<AppConfig> = {}): Promise<TestApi> {
+export async function startApi(overrides: Partial<AppConfig> = {}, beforeInit: (app: NestFastifyApplication) => void = () => undefined): Promise<TestApi> {
   const app = await createApiApp(testConfig(overrides), { logger: false });
-  await app.init();
+  beforeInit(app);
+  await initApi(app);
   return { app, http: () => request(app.getHttpServer()), close: () => app.close() };
+}
+
+/** Nest's init, then Fastify's ready(): its hooks and plugins load there, before the first request (listen() does both). */
+export async function initApi(app: NestFastifyApplication): Promise<void> {
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
 }
 
 /** Boots the real worker module in-process; it starts consuming at once. */

@@ -51,7 +51,8 @@ export async function apiLogging(config: AppConfig): Promise<Params> {
       name: 'api',
       level: config.LOG_LEVEL,
       redact: ['req.headers.authorization'],
-      autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/metrics' },
+      // Under Fastify's middleware runner req.url is the path below the mount point; originalUrl is the request's.
+      autoLogging: { ignore: (req: IncomingMessage & { originalUrl?: string }) => ['/health', '/metrics'].includes(req.originalUrl ?? req.url ?? '') },
       // What a readable line shows of a request (the JSON lines keep req and res whole).
       customSuccessMessage: (req: IncomingMessage, res: ServerResponse, ms: number) => `${req.method} ${req.url} ${res.statusCode} ${Math.round(ms)} ms`,
       customErrorMessage: (req: IncomingMessage, res: ServerResponse, error: Error) => `${req.method} ${req.url} ${res.statusCode}: ${error.message}`,

@@ -54,7 +54,7 @@ function isAddressOrSubnet(value: string): boolean {
 }
 
 /**
- * Express's `trust proxy` from TRUST_PROXY: which peers may tell the client's address in
+ * The API server's `trustProxy` from TRUST_PROXY: which peers may tell the client's address in
  * X-Forwarded-For (the public rate limits and the failed-authentication limit key on it).
  * `false`: none (the peer is the client); a number: that many proxies in front; otherwise a
  * comma-separated list of addresses, subnets and the names loopback, linklocal, uniquelocal.

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { TimeRangePageQuery } from '../common/pagination.js';
 import { AccountReadable, AdminOnly } from '../auth/auth.decorators.js';
 import { ApiProblem } from '../docs/problems.js';
@@ -105,7 +105,7 @@ export class AccountsController {
     @Param('id') id: string,
     @Headers('idempotency-key') key: string | undefined,
     @Body() dto: CreateCreditDto,
-    @Res({ passthrough: true }) response: Response,
+    @Res({ passthrough: true }) response: FastifyReply,
   ) {
     const { created, entry } = await this.accounts.credit(id, key, dto);
     if (!created) response.status(HttpStatus.OK);

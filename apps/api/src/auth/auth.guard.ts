@@ -1,6 +1,6 @@
 import { type CanActivate, type ExecutionContext, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { ApiKeysRepository, PortalSessionsRepository } from '@app/db';
 import { ProblemException, forbidden } from '../common/problem.js';
@@ -41,8 +41,8 @@ export class AuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const access = this.reflector.getAllAndOverride<Access>(ACCESS, [context.getHandler(), context.getClass()]) ?? { kind: 'admin' };
     if (access.kind === 'public') return true;
-    const request = context.switchToHttp().getRequest<Request & { principal?: Principal }>();
-    // The client address (req.ip walks X-Forwarded-For under trust proxy) only matters once the admin key has not matched.
+    const request = context.switchToHttp().getRequest<FastifyRequest<{ Params: Record<string, string> }> & { principal?: Principal }>();
+    // The client address (request.ip walks X-Forwarded-For under trustProxy) only matters once the admin key has not matched.
     const principal = await this.authenticate(request.headers.authorization, () => `ip:${request.ip ?? 'unknown'}`);
     request.principal = principal;
     if (principal.role === 'admin') return true;

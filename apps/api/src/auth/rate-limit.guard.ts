@@ -1,6 +1,6 @@
 import { type CanActivate, type ExecutionContext, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { ACCESS, type Access, type Principal, UNLIMITED } from './auth.decorators.js';
 import { ProblemException } from '../common/problem.js';
@@ -70,7 +70,7 @@ export class RateLimitGuard implements CanActivate {
     if (key === null) return true;
     const wait = this.windows.hit(key, limit);
     if (wait === 0) return true;
-    context.switchToHttp().getResponse<Response>().setHeader('X-RateLimit-Limit', String(limit));
+    context.switchToHttp().getResponse<FastifyReply>().header('X-RateLimit-Limit', String(limit));
     throw tooManyRequests(`Too many requests: at most ${limit} per minute. Retry in ${wait} s.`, wait);
   }
 }

@@ -1,12 +1,15 @@
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 
-/** Streams CSV as a download. Headers go out with the first rows; a failure after that can only cut the stream short. */
-export async function sendCsv(response: Response, csv: Readable, name: string): Promise<void> {
-  response.status(200);
-  response.setHeader('Content-Type', 'text/csv; charset=utf-8');
-  response.setHeader('Content-Disposition', `attachment; filename="${name}.csv"`);
-  response.setHeader('Cache-Control', 'no-store');
-  await pipeline(csv, response).catch(() => response.destroy());
+/**
+ * Streams CSV as a download. Headers go out with the first rows; Fastify pipes the rest with
+ * back-pressure, and a failure after that can only cut the stream short.
+ */
+export function sendCsv(reply: FastifyReply, csv: Readable, name: string): void {
+  reply
+    .status(200)
+    .header('Content-Type', 'text/csv; charset=utf-8')
+    .header('Content-Disposition', `attachment; filename="${name}.csv"`)
+    .header('Cache-Control', 'no-store')
+    .send(csv);
 }

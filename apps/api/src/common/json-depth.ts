@@ -1,6 +1,3 @@
-import type { NextFunction, Request, Response } from 'express';
-import { problemType, statusTitle } from './problem.js';
-
 /** Deepest JSON body accepted: a usage batch with the deepest metadata allowed fits well inside. */
 export const MAX_BODY_DEPTH = 64;
 
@@ -14,20 +11,4 @@ export function jsonDepthExceeds(value: unknown, limit: number): boolean {
     for (const child of Object.values(item)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
   }
   return false;
-}
-
-/** Refuses over-deep JSON bodies before validation walks them (class-transformer recurses without bound). */
-export function jsonDepthLimit(request: Request, response: Response, next: NextFunction): void {
-  if (!jsonDepthExceeds(request.body, MAX_BODY_DEPTH)) return next();
-  response
-    .status(400)
-    .type('application/problem+json')
-    .send(
-      JSON.stringify({
-        type: problemType('invalid-request'),
-        title: statusTitle(400),
-        status: 400,
-        detail: `The request body nests deeper than ${MAX_BODY_DEPTH} levels.`,
-      }),
-    );
 }

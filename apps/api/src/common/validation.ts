@@ -22,7 +22,7 @@ export const validationPipe = new ValidationPipe({
 /**
  * Path parameters are ids: one holding a NUL character (or an unpaired surrogate) names nothing that
  * can exist, and Postgres would refuse to compare it. A 400, like a parameter that is not valid
- * percent-encoding (Express refuses those before any route runs).
+ * percent-encoding (the router refuses those before any route runs).
  */
 export const pathParamsPipe: PipeTransform = {
   transform(value: unknown, metadata: ArgumentMetadata) {

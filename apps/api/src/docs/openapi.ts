@@ -29,10 +29,10 @@ export function openApiDocument(app: INestApplication): OpenAPIObject {
       if (!operation) continue;
       const responses = operation.responses as Record<string, ResponseEntry | undefined>;
       const add = (status: ProblemStatus, when: string, example?: ProblemExample) => (responses[status] = withProblem(responses[status], status, when, example));
-      // Express decodes path parameters before any route runs; pathParamsPipe refuses NUL characters.
+      // The router refuses a path that is not valid percent-encoding before any route runs; pathParamsPipe refuses NUL characters.
       const param = operation.parameters?.find((p) => 'in' in p && p.in === 'path') as { name: string } | undefined;
       if (param) {
-        add(400, 'a path parameter is not valid percent-encoding', { slug: 'bad-request', detail: "Failed to decode param '%zz'" });
+        add(400, 'a path parameter is not valid percent-encoding', { slug: 'bad-request', detail: 'The request URL is not valid percent-encoding.' });
         add(400, 'a path parameter holds a NUL character', {
           detail: `${param.name} holds a character no id can contain.`,
           errors: [{ field: param.name, message: 'NUL character or unpaired surrogate' }],

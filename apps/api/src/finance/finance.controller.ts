@@ -1,6 +1,6 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { parsePeriod } from '@app/billing';
 import { ExportsService, GrantAllocationsExport, ReconciliationService, type ExportKind } from '@app/db';
 import { AdminOnly } from '../auth/auth.decorators.js';
@@ -26,7 +26,7 @@ export class FinanceController {
   @ApiProduces('text/csv')
   @ApiOkResponse({ description: 'one row per priced event, occurred_at in [from, to)', schema: { type: 'string', example: USAGE_CSV } })
   @badRange
-  usage(@Query() query: TimeRangeQuery, @Res() response: Response) {
+  usage(@Query() query: TimeRangeQuery, @Res() response: FastifyReply) {
     return this.stream(response, 'usage', parseRange(query), 'usage');
   }
 
@@ -35,7 +35,7 @@ export class FinanceController {
   @ApiProduces('text/csv')
   @ApiOkResponse({ description: 'one row per ledger entry, created_at in [from, to)', schema: { type: 'string', example: LEDGER_CSV } })
   @badRange
-  ledger(@Query() query: TimeRangeQuery, @Res() response: Response) {
+  ledger(@Query() query: TimeRangeQuery, @Res() response: FastifyReply) {
     return this.stream(response, 'ledger', parseRange(query), 'ledger');
   }
 
@@ -44,7 +44,7 @@ export class FinanceController {
   @ApiProduces('text/csv')
   @ApiOkResponse({ description: 'one row per invoice line of the month', schema: { type: 'string', example: INVOICES_CSV } })
   @ApiProblem(400, 'period is missing or not a month written YYYY-MM', { detail: 'period must be a month written YYYY-MM.', errors: [{ field: 'period', message: 'not YYYY-MM' }] })
-  invoices(@Query() query: PeriodQuery, @Res() response: Response) {
+  invoices(@Query() query: PeriodQuery, @Res() response: FastifyReply) {
     if (!parsePeriod(query.period)) throw badRequest('period must be a month written YYYY-MM.', [{ field: 'period', message: 'not YYYY-MM' }]);
     return this.stream(response, 'invoices', { period: query.period }, `invoices-${query.period}`);
   }
@@ -57,7 +57,7 @@ export class FinanceController {
     schema: { type: 'string', example: GRANT_ALLOCATIONS_CSV },
   })
   @badRange
-  async grantAllocations(@Query() query: TimeRangeQuery, @Res() response: Response) {
+  async grantAllocations(@Query() query: TimeRangeQuery, @Res() response: FastifyReply) {
     await sendCsv(response, await this.allocations.csv(parseRange(query)), 'grant-allocations');
   }
 
@@ -69,7 +69,7 @@ export class FinanceController {
     return this.reconciliation.run(parseRange(query));
   }
 
-  private async stream(response: Response, kind: ExportKind, filter: { from?: Date; to?: Date; period?: string }, name: string) {
+  private async stream(response: FastifyReply, kind: ExportKind, filter: { from?: Date; to?: Date; period?: string }, name: string) {
     await sendCsv(response, await this.exports.csv(kind, filter), name);
   }
 }

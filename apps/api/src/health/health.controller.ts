@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { REDIS_CLIENT, type RedisClient } from '@app/queue';
@@ -41,7 +41,7 @@ export class HealthController {
   @Public({ rateLimited: false })
   @ApiOkResponse({ schema: { example: { status: 'ok', postgres: 'up', redis: 'up' } } })
   @ApiServiceUnavailableResponse({ schema: { example: { status: 'error', postgres: 'up', redis: 'down' } } })
-  async check(@Res({ passthrough: true }) response: Response) {
+  async check(@Res({ passthrough: true }) response: FastifyReply) {
     const [postgres, redis] = await Promise.all([
       probe(() => this.db.query('SELECT 1')),
       probe(() => this.redis.exists(this.queueKey)),

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { AccountReadable, AdminOnly, Authenticated, CurrentPrincipal, type Principal } from '../auth/auth.decorators.js';
 import { ApiProblem } from '../docs/problems.js';
 import { CreateHoldDto, HoldPage, HoldResponse, HoldsQuery } from './holds.dto.js';
@@ -28,7 +28,7 @@ export class HoldsController {
   // The body is read by parseHoldRequest (libs/billing) alone: typed unknown, the validation pipe
   // passes it through untouched (CreateHoldDto documents it), which saves a class-transformer and
   // class-validator pass on the gateway's request path.
-  async authorize(@Param('id') id: string, @Body() body: unknown, @Res({ passthrough: true }) response: Response) {
+  async authorize(@Param('id') id: string, @Body() body: unknown, @Res({ passthrough: true }) response: FastifyReply) {
     const { created, hold } = await this.holds.authorize(id, body);
     if (!created) response.status(HttpStatus.OK);
     return hold;

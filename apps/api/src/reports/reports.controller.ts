@@ -1,6 +1,6 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { AdminOnly } from '../auth/auth.decorators.js';
 import { sendCsv } from '../common/csv-response.js';
 import { ApiProblem } from '../docs/problems.js';
@@ -28,7 +28,7 @@ export class ReportsController {
   @ApiOkResponse({ description: 'one row per account: the same figures as the report', schema: { type: 'string', example: LIABILITY_CSV } })
   @ApiProblem(400, 'period is missing', { errors: [{ field: 'period', message: 'period must be a string' }] })
   @ApiProblem(422, 'period is not a month written YYYY-MM, or the month has not started yet', { detail: 'period must be a month written YYYY-MM, such as 2026-11.', errors: [{ field: 'period', message: 'not YYYY-MM' }] })
-  async creditLiabilityCsv(@Query() query: PeriodQuery, @Res() response: Response) {
+  async creditLiabilityCsv(@Query() query: PeriodQuery, @Res() response: FastifyReply) {
     await sendCsv(response, await this.reports.creditLiabilityCsv(query.period), `credit-liability-${query.period}`);
   }
 }

@@ -24,8 +24,8 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
 }
 
 /**
- * The HTTP server under Nest: Fastify, whose routing and replies cost a quarter of Express's on
- * this service's requests (docs/operations.md, The API's HTTP server). Set to answer as the
+ * The HTTP server under Nest: Fastify, where Express's routing and replies took about half the
+ * API's CPU per request (docs/operations.md, The API's HTTP server). Set to answer as the
  * Express server before it did: paths case-insensitive and with or without a trailing slash,
  * path parameters of any length (the validation pipe judges them), Node's own timeouts.
  */

@@ -20,6 +20,6 @@ export class AccountExportsController {
   @ApiProblem(400, 'from or to is not an ISO-8601 instant, or from is after to', { detail: 'from must not be after to.', errors: [{ field: 'from', message: 'after to' }] })
   @ApiProblem(404, 'no such account', { detail: 'No account acme-corp.' })
   async usage(@Param('id') id: string, @Query() query: TimeRangeQuery, @Res() response: FastifyReply) {
-    return sendCsv(response, await this.exports.usageCsv(id, query), `usage-${id}`);
+    sendCsv(response, await this.exports.usageCsv(id, query), `usage-${id}`);
   }
 }

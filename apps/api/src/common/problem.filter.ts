@@ -81,14 +81,13 @@ export function problemOf(exception: unknown): { problem: Problem; headers: Reco
   const fastifyError = exception as { code?: unknown; statusCode?: unknown };
   const fastifyStatus = typeof fastifyError?.code === 'string' && fastifyError.code.startsWith('FST_') ? fastifyError.statusCode : undefined;
   if (typeof fastifyStatus === 'number' && fastifyStatus >= 400 && fastifyStatus < 500) {
-    const status = fastifyStatus;
     const detail =
       fastifyError.code === 'FST_ERR_BAD_URL'
         ? 'The request URL is not valid percent-encoding.'
-        : status === 414
+        : fastifyStatus === 414
           ? 'The request URL is longer than this service accepts.'
           : 'The request could not be read.';
-    return { problem: problem(status, slugOf(status), detail), headers: {} };
+    return { problem: statusProblem(fastifyStatus, detail), headers: {} };
   }
   if (exception instanceof QueryFailedError) {
     // A last line of defence: validation should have refused these values already.

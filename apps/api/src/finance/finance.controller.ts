@@ -58,7 +58,7 @@ export class FinanceController {
   })
   @badRange
   async grantAllocations(@Query() query: TimeRangeQuery, @Res() response: FastifyReply) {
-    await sendCsv(response, await this.allocations.csv(parseRange(query)), 'grant-allocations');
+    sendCsv(response, await this.allocations.csv(parseRange(query)), 'grant-allocations');
   }
 
   @Get('reconciliation')
@@ -70,6 +70,6 @@ export class FinanceController {
   }
 
   private async stream(response: FastifyReply, kind: ExportKind, filter: { from?: Date; to?: Date; period?: string }, name: string) {
-    await sendCsv(response, await this.exports.csv(kind, filter), name);
+    sendCsv(response, await this.exports.csv(kind, filter), name);
   }
 }

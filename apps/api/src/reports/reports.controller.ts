@@ -29,6 +29,6 @@ export class ReportsController {
   @ApiProblem(400, 'period is missing', { errors: [{ field: 'period', message: 'period must be a string' }] })
   @ApiProblem(422, 'period is not a month written YYYY-MM, or the month has not started yet', { detail: 'period must be a month written YYYY-MM, such as 2026-11.', errors: [{ field: 'period', message: 'not YYYY-MM' }] })
   async creditLiabilityCsv(@Query() query: PeriodQuery, @Res() response: FastifyReply) {
-    await sendCsv(response, await this.reports.creditLiabilityCsv(query.period), `credit-liability-${query.period}`);
+    sendCsv(response, await this.reports.creditLiabilityCsv(query.period), `credit-liability-${query.period}`);
   }
 }

@@ -18,6 +18,7 @@ import { PartitionUsageEvents1795000015000 } from './1795000015000-PartitionUsag
 import { PartialIdempotencyIndex1795000015001 } from './1795000015001-PartialIdempotencyIndex.js';
 import { IndexProbedHolds1795000016000 } from './1795000016000-IndexProbedHolds.js';
 import { DropUnusedIndexes1795000016001 } from './1795000016001-DropUnusedIndexes.js';
+import { GenericPlanHolds1795000017000 } from './1795000017000-GenericPlanHolds.js';
 
 export const migrations = [
   InitialSchema1795000000000,
@@ -39,4 +40,5 @@ export const migrations = [
   PartialIdempotencyIndex1795000015001,
   IndexProbedHolds1795000016000,
   DropUnusedIndexes1795000016001,
+  GenericPlanHolds1795000017000,
 ];

@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { Queue } from 'bullmq';
+import { DataSource } from 'typeorm';
 import { Money } from '../libs/billing/src/index.js';
+import { HoldsRepository } from '../libs/db/src/index.js';
 import { ADMIN, bearer, drained, producer, startApi, startWorker, uniqueQueueName, type TestApi } from './support/api.js';
 import { createAccount, createKey, credit, uniqueId, usageEvent } from './support/factories.js';
+import { until } from './support/until.js';
 
 const USAGE_QUEUE = uniqueQueueName();
 let api: TestApi;
@@ -264,5 +267,21 @@ describe('the guarantee under concurrency', () => {
     expect(new Money(state.held).eq(active)).toBe(true);
     expect(new Money(state.available).eq(new Money(state.balance).sub(state.held))).toBe(true);
     expect(results.some((r) => r.status === 402)).toBe(true);
+  });
+});
+
+describe('upkeep of active_holds', () => {
+  it('vacuums active_holds from the API, outside any transaction, on the real database', async () => {
+    const db = api.app.get(DataSource);
+    const vacuums = async () => Number((await db.query(`SELECT pg_stat_get_vacuum_count('active_holds'::regclass) AS n`))[0].n);
+    const before = await vacuums();
+    await api.app.get(HoldsRepository).vacuumActiveHolds();
+    await until(async () => (await vacuums()) > before, 'a vacuum of active_holds counted');
+  });
+
+  it('plans authorize_holds once per connection and never compiles it with JIT', async () => {
+    const db = api.app.get(DataSource);
+    const [row] = await db.query(`SELECT proconfig FROM pg_proc WHERE oid = 'authorize_holds(jsonb)'::regprocedure`);
+    expect(row.proconfig).toEqual(['plan_cache_mode=force_generic_plan', 'jit=off']);
   });
 });

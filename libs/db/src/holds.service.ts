@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { type HoldRequest, Money, holdRequestKey } from '@app/billing';
 import { GroupCommit } from './group-commit.js';
@@ -6,6 +6,9 @@ import { type AuthorizationInput, type AuthorizationRow, type HoldRecord, HoldsR
 
 /** Authorizations decided by one database call at most. */
 export const MAX_AUTHORIZATION_BATCH = 500;
+
+/** Authorizations decided between two vacuums of active_holds (see HoldsService). */
+export const ACTIVE_HOLDS_VACUUM_EVERY = 2000;
 
 export type Authorization =
   | { outcome: 'held' | 'existing'; hold: HoldRecord; available: Money | null }
@@ -22,9 +25,34 @@ export type Authorization =
  */
 @Injectable()
 export class HoldsService {
-  private readonly group = new GroupCommit<AuthorizationInput, AuthorizationRow>((batch) => this.holds.authorize(batch), MAX_AUTHORIZATION_BATCH);
+  private readonly logger = new Logger(HoldsService.name);
+  private readonly group = new GroupCommit<AuthorizationInput, AuthorizationRow>((batch) => this.decide(batch), MAX_AUTHORIZATION_BATCH);
+  private sinceVacuum = 0;
+  private vacuuming = false;
 
   constructor(private readonly holds: HoldsRepository) {}
+
+  /**
+   * One call of authorize_holds, and every ACTIVE_HOLDS_VACUUM_EVERY authorizations a vacuum of
+   * active_holds beside the calls that follow. Each authorization deletes the rows of its account's
+   * ended holds there, and until a vacuum every later authorization of the account reads past them
+   * again: Postgres's cost per authorization grew by half over the first 48,000 holds in a
+   * measurement without it. Autovacuum is no substitute: it visits a table at most once a minute
+   * (autovacuum_naptime), and 3,000 authorizations a second leave 180,000 dead rows in a minute.
+   */
+  private async decide(batch: AuthorizationInput[]): Promise<AuthorizationRow[]> {
+    const rows = await this.holds.authorize(batch);
+    this.sinceVacuum += batch.length;
+    if (this.sinceVacuum >= ACTIVE_HOLDS_VACUUM_EVERY && !this.vacuuming) {
+      this.sinceVacuum = 0;
+      this.vacuuming = true;
+      this.holds
+        .vacuumActiveHolds()
+        .catch((error: unknown) => this.logger.warn(`vacuum of active_holds failed: ${String(error)}`))
+        .finally(() => (this.vacuuming = false));
+    }
+    return rows;
+  }
 
   async authorize(accountId: string, request: HoldRequest): Promise<Authorization> {
     const holdId = request.holdId ?? `hold_${randomBytes(12).toString('hex')}`;

@@ -64,7 +64,7 @@ export function problemOf(exception: unknown): { problem: Problem; headers: Reco
     const body = exception.getResponse();
     const message = typeof body === 'string' ? body : (body as { message?: unknown }).message;
     const detail = Array.isArray(message) ? message.join('; ') : typeof message === 'string' ? message : statusTitle(status);
-    return { problem: problem(status, slugOf(status), detail), headers: {} };
+    return { problem: statusProblem(status, detail), headers: {} };
   }
   const parserError = exception as { type?: string; status?: number };
   if (parserError?.type && BODY_PARSER_TYPES.has(parserError.type) && typeof parserError.status === 'number') {
@@ -74,7 +74,7 @@ export function problemOf(exception: unknown): { problem: Problem; headers: Reco
         : parserError.type === 'entity.parse.failed'
           ? 'The request body is not valid JSON.'
           : 'The request body could not be read.';
-    return { problem: problem(parserError.status, slugOf(parserError.status), detail), headers: {} };
+    return { problem: statusProblem(parserError.status, detail), headers: {} };
   }
   // Fastify's own refusals of what the client sent (a URL it cannot decode, a route parameter over
   // its limit, a malformed Content-Type): FST_ codes with a 4xx status.

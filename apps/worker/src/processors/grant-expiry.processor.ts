@@ -1,6 +1,7 @@
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { GrantsService } from '@app/db';
+import { Periodic } from './periodic.js';
 
 /**
  * Ends grants at their expires_at: every GRANT_EXPIRY_INTERVAL_MS, and at start (catching up on
@@ -18,35 +19,25 @@ export const EXPIRING_SCAN_EVERY = 12;
 @Injectable()
 export class GrantExpiryProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('GrantExpiry');
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private stopping = false;
+  private readonly periodic: Periodic;
   private runs = 0;
 
   constructor(
     private readonly grants: GrantsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.periodic = new Periodic(() => this.run(), config.GRANT_EXPIRY_INTERVAL_MS);
+  }
 
   onApplicationBootstrap(): void {
-    this.tick();
+    this.periodic.start();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopping = true;
-    clearTimeout(this.timer);
-    await this.running;
+  beforeApplicationShutdown(): Promise<void> {
+    return this.periodic.stop();
   }
 
-  private tick(): void {
-    if (this.stopping) return;
-    this.running = this.run().finally(() => {
-      this.running = undefined;
-      if (!this.stopping) this.timer = setTimeout(() => this.tick(), this.config.GRANT_EXPIRY_INTERVAL_MS);
-    });
-  }
-
-  private async run(): Promise<void> {
+  private async run(): Promise<number> {
     try {
       const started = performance.now();
       const run = await this.grants.expireAllDue();
@@ -58,5 +49,6 @@ export class GrantExpiryProcessor implements OnApplicationBootstrap, BeforeAppli
     } catch (error) {
       this.logger.warn(`grant expiry failed (${(error as Error).message}); retrying in ${this.config.GRANT_EXPIRY_INTERVAL_MS} ms`);
     }
+    return this.config.GRANT_EXPIRY_INTERVAL_MS;
   }
 }

@@ -1,5 +1,6 @@
 import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { UsageRepository } from '@app/db';
+import { Periodic } from './periodic.js';
 
 /** Month partitions of usage_events exist this far ahead (the current month, then these). */
 export const PARTITION_MONTHS_AHEAD = 3;
@@ -15,38 +16,26 @@ const RETRY_MS = 60_000;
 @Injectable()
 export class PartitionUpkeepProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('PartitionUpkeep');
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private stopping = false;
+  private readonly periodic = new Periodic(() => this.run(), RETRY_MS);
 
   constructor(private readonly usage: UsageRepository) {}
 
   onApplicationBootstrap(): void {
-    this.tick();
+    this.periodic.start();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopping = true;
-    clearTimeout(this.timer);
-    await this.running;
+  beforeApplicationShutdown(): Promise<void> {
+    return this.periodic.stop();
   }
 
-  private tick(): void {
-    if (this.stopping) return;
-    this.running = this.run().then((ok) => {
-      this.running = undefined;
-      if (!this.stopping) this.timer = setTimeout(() => this.tick(), ok ? DAY_MS : RETRY_MS).unref();
-    });
-  }
-
-  private async run(): Promise<boolean> {
+  private async run(): Promise<number> {
     try {
       const made = await this.usage.ensurePartitions(PARTITION_MONTHS_AHEAD);
       if (made) this.logger.log(`created ${made} month partition(s) of usage_events`);
-      return true;
+      return DAY_MS;
     } catch (error) {
       this.logger.warn(`partition upkeep failed (${(error as Error).message}); retrying in ${RETRY_MS / 1000} s`);
-      return false;
+      return RETRY_MS;
     }
   }
 }

@@ -116,10 +116,21 @@ export const spawnedPids = new Map<number, string>();
 /** Processes this run started through a library (the portal row's browser), by command line and role. */
 export const spawnedCommands = new Map<RegExp, string>();
 
+/**
+ * Each child in a session of its own (detached: setsid), so that it is scheduled as a service of
+ * its own. Where the kernel groups processes by session for CPU fairness (autogroup, on in this
+ * machine's kernel: /proc/sys/kernel/sched_autogroup_enabled), children left in the bench's
+ * session shared one CPU share with each other and with the bench's own clients, against
+ * Postgres's and Redis's shares, which no deployment does: the gateway, the API and the worker
+ * run as separate services, each in a cgroup of its own under systemd or in containers.
+ * Detached children get no Ctrl-C from the terminal; the bench kills them itself (killAll, on a
+ * signal, a failure and at exit).
+ */
 function start(name: string, main: string, env: Record<string, string>, nodeArgs: string[] = [], role = name): Child {
   const proc = spawn(process.execPath, [...nodeArgs, main], {
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   const child = new Child(name, proc);
   if (proc.pid) spawnedPids.set(proc.pid, role);
@@ -135,10 +146,11 @@ function profileArgs(dir: string, sub: string): string[] {
   return ['--cpu-prof', `--cpu-prof-dir=${dir}/${sub}`];
 }
 
-/** Every child still running, killed: the failure path. */
+/** Every child still running, killed: the failure path, and at exit whatever path led there. */
 export function killAll(): void {
   for (const child of children) child.kill();
 }
+process.once('exit', killAll);
 
 /**
  * `count` service worker processes (dist/apps/worker/src/main.js) on `queue`, resolved once each

@@ -8,7 +8,7 @@ import { DataSource } from 'typeorm';
 import { Money, formatMoney, newWebhookSecret, sealSecret, secretsKeyFrom } from '../../libs/billing/src/index.js';
 import { dropDatabase, migrate } from '../../libs/db/src/index.js';
 import { redisConnection } from '../../libs/queue/src/index.js';
-import { WORKER_NAME } from '../../apps/worker/src/processors/usage.processor.js';
+import { WORKER_CONCURRENCY, WORKER_NAME } from '../../apps/worker/src/processors/usage.processor.js';
 import { balancesOf, Workload } from '../support/workload.js';
 import { WebhookReceiver } from '../../bench/webhook-receiver.js';
 
@@ -403,6 +403,17 @@ describe('fault suite', () => {
       const chaos = (async () => {
         for (let k = 0; k < OFF.kills; k++) {
           await sleep(1_500);
+          // The first kill waits until more than WORKER_CONCURRENCY jobs are active. Each BullMQ
+          // Worker holds at most that many, and no dead worker's jobs are among them yet, so both
+          // workers hold some: the kill lands on jobs in flight, which BullMQ must hand out again.
+          // At a random moment it could find its worker idle between two chunks, and prove nothing.
+          if (k === 0) {
+            const deadline = Date.now() + 30_000;
+            while ((await offQueue.getJobCounts('active')).active <= WORKER_CONCURRENCY) {
+              if (Date.now() > deadline) throw new Error(`never more than ${WORKER_CONCURRENCY} jobs active at once: no kill can be sure to land on jobs in flight`);
+              await sleep(5);
+            }
+          }
           pass.shift()!.kill('SIGKILL');
           figures.kills++;
           if (k === 0) await restartPostgres();

@@ -9,6 +9,7 @@ import { Money, formatMoney, newWebhookSecret, sealSecret, secretsKeyFrom } from
 import { dropDatabase, migrate } from '../../libs/db/src/index.js';
 import { redisConnection } from '../../libs/queue/src/index.js';
 import { WORKER_CONCURRENCY, WORKER_NAME } from '../../apps/worker/src/processors/usage.processor.js';
+import { until } from '../support/until.js';
 import { balancesOf, Workload } from '../support/workload.js';
 import { WebhookReceiver } from '../../bench/webhook-receiver.js';
 
@@ -408,11 +409,7 @@ describe('fault suite', () => {
           // workers hold some: the kill lands on jobs in flight, which BullMQ must hand out again.
           // At a random moment it could find its worker idle between two chunks, and prove nothing.
           if (k === 0) {
-            const deadline = Date.now() + 30_000;
-            while ((await offQueue.getJobCounts('active')).active <= WORKER_CONCURRENCY) {
-              if (Date.now() > deadline) throw new Error(`never more than ${WORKER_CONCURRENCY} jobs active at once: no kill can be sure to land on jobs in flight`);
-              await sleep(5);
-            }
+            await until(async () => (await offQueue.getJobCounts('active')).active > WORKER_CONCURRENCY, `more than ${WORKER_CONCURRENCY} jobs active at once`, 30_000, 5);
           }
           pass.shift()!.kill('SIGKILL');
           figures.kills++;

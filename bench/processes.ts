@@ -146,11 +146,10 @@ function profileArgs(dir: string, sub: string): string[] {
   return ['--cpu-prof', `--cpu-prof-dir=${dir}/${sub}`];
 }
 
-/** Every child still running, killed: the failure path, and at exit whatever path led there. */
+/** Every child still running, killed: the failure path. */
 export function killAll(): void {
   for (const child of children) child.kill();
 }
-process.once('exit', killAll);
 
 /**
  * `count` service worker processes (dist/apps/worker/src/main.js) on `queue`, resolved once each

@@ -50,6 +50,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     void cleanup().finally(() => process.exit(130));
   });
 }
+// The service processes run in sessions of their own (processes.ts), so nothing else ends them
+// when the bench dies of an error that never reached cleanup().
+process.once('exit', killAll);
 
 /** Repetitions of one throughput measurement and the one with the median rate. */
 interface Series<T extends ThroughputResult> {

@@ -17,7 +17,6 @@ export class Periodic {
   ) {}
 
   start(): void {
-    this.stopped = false;
     this.tick();
   }
 

@@ -279,8 +279,8 @@ function tableRows(r: Results): Row[] {
   return out;
 }
 
-const cpuNote = (x: { cpuMsPerRequest?: { api: number; postgres?: number } }) =>
-  x.cpuMsPerRequest ? `; CPU per request: API ${x.cpuMsPerRequest.api} ms${x.cpuMsPerRequest.postgres === undefined ? '' : `, Postgres ${x.cpuMsPerRequest.postgres} ms`}` : '';
+const cpuNote = (x: { cpuMsPerRequest?: { api: number; postgres?: number; bench?: number } }) =>
+  x.cpuMsPerRequest ? `; CPU per request: API ${x.cpuMsPerRequest.api} ms${x.cpuMsPerRequest.postgres === undefined ? '' : `, Postgres ${x.cpuMsPerRequest.postgres} ms`}${x.cpuMsPerRequest.bench === undefined ? '' : `, the bench's clients ${x.cpuMsPerRequest.bench} ms`}` : '';
 const loadNote = (x: { requests: number; perSecond: number; latency: { p50: number; p99: number; max: number }; statuses: Record<string, number> }) =>
   `${x.requests.toLocaleString('en-US')} requests, ${x.perSecond.toLocaleString('en-US')}/s, p50 ${fmtMs(x.latency.p50)}, p99 ${fmtMs(x.latency.p99)}, max ${fmtMs(x.latency.max)}, ${Object.entries(x.statuses).map(([status, n]) => `${n} x ${status}`).join(', ')}`;
 

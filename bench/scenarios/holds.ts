@@ -19,7 +19,7 @@ export interface LoadResult {
   statuses: Record<string, number>;
   window?: WindowNote;
   /** CPU ms per request of the API process and (when nothing else used it) of Postgres during the timed window. */
-  cpuMsPerRequest?: { api: number; postgres?: number };
+  cpuMsPerRequest?: { api: number; postgres?: number; bench?: number };
 }
 
 export interface HoldsRunResult {
@@ -187,7 +187,7 @@ function holdRequests(run: string, tag: string, account: (random: () => number) 
 
 const cpuPerRequest = (window: WindowNote, requests: number) => {
   const per = (role: string) => Math.round((((window.interference.cpu[role] ?? 0) * 1000) / requests) * 1000) / 1000;
-  return { api: per('api'), postgres: per('postgres') };
+  return { api: per('api'), postgres: per('postgres'), bench: per('bench') };
 };
 
 const anyAccount = (random: () => number) => accountId(Math.floor(random() * SIZES.accounts));
@@ -237,7 +237,7 @@ export async function holdsScenario(h: Harness): Promise<HoldsResult> {
       const hot = await run({ inFlight: SIZES.holdsHotInFlight, count: SIZES.holdsRequests, next: holdRequests(h.ctx.run, `i${rep}`, () => HOT, 30 + rep), expect: [201, 402], holds: true });
       runs.push({ balance, spread, hot });
       const said = (x: LoadResult) =>
-        `${x.perSecond}/s (p50 ${x.latency.p50} ms, p99 ${x.latency.p99} ms, ${x.statuses[402] ?? 0} x 402; CPU per request: api ${x.cpuMsPerRequest!.api} ms, postgres ${x.cpuMsPerRequest!.postgres!} ms)`;
+        `${x.perSecond}/s (p50 ${x.latency.p50} ms, p99 ${x.latency.p99} ms, ${x.statuses[402] ?? 0} x 402; CPU per request: api ${x.cpuMsPerRequest!.api} ms, postgres ${x.cpuMsPerRequest!.postgres!} ms, bench ${x.cpuMsPerRequest!.bench!} ms)`;
       h.log(`(h)/(i) run ${rep}: GET balance ${said(balance)}; holds across accounts ${said(spread)}; one account ${said(hot)}`);
     }
     await stopAll(children);

@@ -162,6 +162,8 @@ describe('validateUsageEvent: limits', () => {
 
   it('counts event_id length in characters, not UTF-16 units', () => {
     expect(reasonOf(event({ event_id: '😀'.repeat(128) }))).toBe('priced');
+    expect(rejected(validateUsageEvent(event({ event_id: '😀'.repeat(129) }), ctx)).detail).toBe('event_id must be 1 to 128 characters long, got 129.');
+    expect(rejected(validateUsageEvent(event({ event_id: '' }), ctx)).detail).toBe('event_id must be 1 to 128 characters long, got 0.');
   });
 
   it('accepts an account_id of 64 characters and rejects 65', () => {
@@ -415,6 +417,34 @@ describe('parseTimestamp', () => {
 
   it('keeps two-digit years as written', () => {
     expect(parseTimestamp('0099-01-01T00:00:00Z')?.getUTCFullYear()).toBe(99);
+    expect(parseTimestamp('0000-02-29T12:00:00Z')?.toISOString()).toBe('0000-02-29T12:00:00.000Z');
+    expect(parseTimestamp('0000-01-01T00:30:00+01:00')?.toISOString()).toBe('-000001-12-31T23:30:00.000Z');
+    expect(parseTimestamp('0100-02-29T00:00:00Z')).toBeNull();
+  });
+
+  it('gives the instant the Date setters give, for any valid date, time and offset', () => {
+    const reference = (y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number, offsetMinutes: number): number => {
+      const date = new Date(0);
+      date.setUTCFullYear(y, mo - 1, d);
+      date.setUTCHours(h, mi, s, ms);
+      return date.getTime() - offsetMinutes * 60_000;
+    };
+    const pad = (n: number, width: number) => String(n).padStart(width, '0');
+    fc.assert(
+      fc.property(
+        fc.record({
+          y: fc.integer({ min: 0, max: 9999 }), mo: fc.integer({ min: 1, max: 12 }), d: fc.integer({ min: 1, max: 28 }),
+          h: fc.integer({ min: 0, max: 23 }), mi: fc.integer({ min: 0, max: 59 }), s: fc.integer({ min: 0, max: 59 }),
+          ms: fc.option(fc.integer({ min: 0, max: 999 })), offset: fc.option(fc.integer({ min: -(23 * 60 + 59), max: 23 * 60 + 59 })),
+        }),
+        ({ y, mo, d, h, mi, s, ms, offset }) => {
+          const zone = offset === null ? 'Z' : `${offset < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(offset) / 60), 2)}:${pad(Math.abs(offset) % 60, 2)}`;
+          const text = `${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)}T${pad(h, 2)}:${pad(mi, 2)}:${pad(s, 2)}${ms === null ? '' : `.${pad(ms, 3)}`}${zone}`;
+          expect(parseTimestamp(text)?.getTime()).toBe(reference(y, mo, d, h, mi, s, ms ?? 0, offset ?? 0));
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
 

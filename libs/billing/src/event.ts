@@ -92,7 +92,8 @@ const codePoints = (s: string): number => [...s].length;
 
 function checkId(value: unknown, name: string, max: number): string | null {
   if (typeof value !== 'string') return `${name} must be a string.`;
-  const n = codePoints(value);
+  // A string has at most as many code points as UTF-16 units, so only a long one needs counting.
+  const n = value.length > max ? codePoints(value) : value.length;
   if (n < 1 || n > max) return `${name} must be 1 to ${max} characters long, got ${n}.`;
   if (!isStorableString(value)) return `${name} must not contain NUL characters or unpaired surrogates.`;
   return null;
@@ -102,8 +103,10 @@ function checkId(value: unknown, name: string, max: number): string | null {
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 
 const isLeapYear = (y: number): boolean => y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
-const daysInMonth = (y: number, m: number): number =>
-  [31, isLeapYear(y) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1];
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const daysInMonth = (y: number, m: number): number => (m === 2 && isLeapYear(y) ? 29 : DAYS_IN_MONTH[m - 1]);
+/** 400 Gregorian years, in ms: Date.UTC reads years 0-99 as 1900-1999, so those are computed 400 years on and moved back. */
+const GREGORIAN_CYCLE_MS = 146_097 * 86_400_000;
 
 /**
  * Parses an ISO-8601 timestamp that carries an offset ("2026-11-24T10:00:00Z",
@@ -113,19 +116,25 @@ const daysInMonth = (y: number, m: number): number =>
  */
 export function parseTimestamp(value: unknown): Date | null {
   if (typeof value !== 'string') return null;
+  // Every event passes here: no array or Date is made but the one returned.
   const m = TIMESTAMP.exec(value);
   if (!m) return null;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
-  const millis = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = Number(m[6]);
+  const fraction = m[7];
+  const millis = fraction === undefined ? 0 : Number(fraction.length >= 3 ? fraction.slice(0, 3) : fraction.padEnd(3, '0'));
   const sign = m[8] === '-' ? -1 : 1;
   const offsetHours = m[9] === undefined ? 0 : Number(m[9]);
   const offsetMinutes = m[10] === undefined ? 0 : Number(m[10]);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
   if (hour > 23 || minute > 59 || second > 59 || offsetHours > 23 || offsetMinutes > 59) return null;
-  const d = new Date(0);
-  d.setUTCFullYear(year, month - 1, day); // unlike Date.UTC, keeps years 0-99 as written
-  d.setUTCHours(hour, minute, second, millis);
-  return new Date(d.getTime() - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
+  const early = year < 100;
+  const utc = Date.UTC(early ? year + 400 : year, month - 1, day, hour, minute, second, millis) - (early ? GREGORIAN_CYCLE_MS : 0);
+  return new Date(utc - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
 }
 
 interface EventContent {

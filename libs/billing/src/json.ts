@@ -53,31 +53,41 @@ export function jsonProblem(value: unknown, depth = 0): string | null {
  * path checks and stores: the reason `value` is not plain, storable JSON, or its canonical JSON
  * text (whose UTF-8 size is that of any JSON.stringify of it: the same tokens, keys reordered).
  */
-export function inspectJson(value: unknown, depth = 0): { problem: string; text?: never } | { text: string; problem?: never } {
-  if (value === null || typeof value === 'boolean') return { text: value === null ? 'null' : String(value) };
-  if (typeof value === 'number') return Number.isFinite(value) ? { text: JSON.stringify(value) } : { problem: 'contains a non-finite number' };
-  if (typeof value === 'string') return isStorableString(value) ? { text: JSON.stringify(value) } : { problem: 'contains a NUL character or an unpaired surrogate' };
+export function inspectJson(value: unknown): { problem: string; text?: never } | { text: string; problem?: never } {
+  const walked = canonicalText(value, 0);
+  return typeof walked === 'string' ? { text: walked } : walked;
+}
+
+/**
+ * inspectJson's walk: each value's text, or why it is not JSON. The hot path walks every event's
+ * usage with it, so a value that passes costs its text and nothing else (no object per value).
+ */
+function canonicalText(value: unknown, depth: number): string | { problem: string } {
+  if (value === null) return 'null';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'number') return Number.isFinite(value) ? JSON.stringify(value) : { problem: 'contains a non-finite number' };
+  if (typeof value === 'string') return isStorableString(value) ? JSON.stringify(value) : { problem: 'contains a NUL character or an unpaired surrogate' };
   if (depth >= MAX_JSON_DEPTH) return { problem: `is nested more than ${MAX_JSON_DEPTH} levels deep` };
   if (Array.isArray(value)) {
     let text = '[';
     for (let i = 0; i < value.length; i++) {
-      const item = inspectJson(value[i], depth + 1);
-      if (item.problem !== undefined) return item;
-      text += (i ? ',' : '') + item.text;
+      const item = canonicalText(value[i], depth + 1);
+      if (typeof item !== 'string') return item;
+      text += i ? `,${item}` : item;
     }
-    return { text: `${text}]` };
+    return `${text}]`;
   }
   if (isPlainObject(value)) {
     let text = '{';
-    let first = true;
-    for (const key of Object.keys(value).sort()) {
+    const keys = Object.keys(value).sort();
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
       if (!isStorableString(key)) return { problem: 'contains a key with a NUL character or an unpaired surrogate' };
-      const item = inspectJson(value[key], depth + 1);
-      if (item.problem !== undefined) return item;
-      text += `${first ? '' : ','}${JSON.stringify(key)}:${item.text}`;
-      first = false;
+      const item = canonicalText(value[key], depth + 1);
+      if (typeof item !== 'string') return item;
+      text += `${i ? ',' : ''}${JSON.stringify(key)}:${item}`;
     }
-    return { text: `${text}}` };
+    return `${text}}`;
   }
   return { problem: `contains a value that is not JSON (${typeof value})` };
 }

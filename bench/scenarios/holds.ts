@@ -18,7 +18,7 @@ export interface LoadResult {
   /** Answers by HTTP status. */
   statuses: Record<string, number>;
   window?: WindowNote;
-  /** CPU ms per request of the API process and (when nothing else used it) of Postgres during the timed window. */
+  /** CPU ms per request during the timed window: of the API process, of Postgres (when nothing else used it) and of the bench's own process (its clients). */
   cpuMsPerRequest?: { api: number; postgres?: number; bench?: number };
 }
 
@@ -237,7 +237,7 @@ export async function holdsScenario(h: Harness): Promise<HoldsResult> {
       const hot = await run({ inFlight: SIZES.holdsHotInFlight, count: SIZES.holdsRequests, next: holdRequests(h.ctx.run, `i${rep}`, () => HOT, 30 + rep), expect: [201, 402], holds: true });
       runs.push({ balance, spread, hot });
       const said = (x: LoadResult) =>
-        `${x.perSecond}/s (p50 ${x.latency.p50} ms, p99 ${x.latency.p99} ms, ${x.statuses[402] ?? 0} x 402; CPU per request: api ${x.cpuMsPerRequest!.api} ms, postgres ${x.cpuMsPerRequest!.postgres!} ms, bench ${x.cpuMsPerRequest!.bench!} ms)`;
+        `${x.perSecond}/s (p50 ${x.latency.p50} ms, p99 ${x.latency.p99} ms, ${x.statuses[402] ?? 0} x 402; CPU per request: api ${x.cpuMsPerRequest!.api} ms, postgres ${x.cpuMsPerRequest!.postgres!} ms, the bench's clients ${x.cpuMsPerRequest!.bench!} ms)`;
       h.log(`(h)/(i) run ${rep}: GET balance ${said(balance)}; holds across accounts ${said(spread)}; one account ${said(hot)}`);
     }
     await stopAll(children);

@@ -116,7 +116,7 @@ const GREGORIAN_CYCLE_MS = 146_097 * 86_400_000;
  */
 export function parseTimestamp(value: unknown): Date | null {
   if (typeof value !== 'string') return null;
-  // Every event passes here: no array or Date is made but the one returned.
+  // Every event passes here: beside the regex's match, it makes only the Date it returns.
   const m = TIMESTAMP.exec(value);
   if (!m) return null;
   const year = Number(m[1]);

@@ -16,7 +16,7 @@ import { type Harness, QUIET_SHARE, type ThroughputResult, type WindowNote } fro
 import { exportScenario, type ExportResult } from './scenarios/exports.js';
 import { freshnessScenario, type FreshnessResult } from './scenarios/freshness.js';
 import { type ExpiryResult, expiryScenario, type LiabilityResult, liabilityScenario } from './scenarios/grants.js';
-import { holdsDuringIngestScenario, type HoldsDuringIngestResult, type HoldsResult, holdsScenario } from './scenarios/holds.js';
+import { holdsDuringIngestScenario, type HoldsDuringIngestResult, type HoldsResult, holdsScenario, type LoadResult } from './scenarios/holds.js';
 import { invoiceScenario, type InvoiceSizeResult } from './scenarios/invoices.js';
 import { portalScenario, type PortalResult } from './scenarios/portal.js';
 import { httpScenario, type HttpRunResult, queueScenario, type QueueRunResult } from './scenarios/service.js';
@@ -279,7 +279,7 @@ function tableRows(r: Results): Row[] {
   return out;
 }
 
-const cpuNote = (x: { cpuMsPerRequest?: { api: number; postgres?: number; bench?: number } }) =>
+const cpuNote = (x: Pick<LoadResult, 'cpuMsPerRequest'>) =>
   x.cpuMsPerRequest ? `; CPU per request: API ${x.cpuMsPerRequest.api} ms${x.cpuMsPerRequest.postgres === undefined ? '' : `, Postgres ${x.cpuMsPerRequest.postgres} ms`}${x.cpuMsPerRequest.bench === undefined ? '' : `, the bench's clients ${x.cpuMsPerRequest.bench} ms`}` : '';
 const loadNote = (x: { requests: number; perSecond: number; latency: { p50: number; p99: number; max: number }; statuses: Record<string, number> }) =>
   `${x.requests.toLocaleString('en-US')} requests, ${x.perSecond.toLocaleString('en-US')}/s, p50 ${fmtMs(x.latency.p50)}, p99 ${fmtMs(x.latency.p99)}, max ${fmtMs(x.latency.max)}, ${Object.entries(x.statuses).map(([status, n]) => `${n} x ${status}`).join(', ')}`;

@@ -97,8 +97,25 @@ async function postUntilAccepted(events: WorkloadEvent[], retries: { n: number }
 
 const singles = (events: WorkloadEvent[]) => events.map((data) => ({ name: 'usage', data }));
 
+/** Where the queue stands when events are missing: what a failure of everythingBilled reports beside its timeout. */
+async function queueState(): Promise<string> {
+  const rows: { event_id: string }[] = await db.query('SELECT event_id FROM usage_events WHERE event_id LIKE $1', [`cluster-${run}-%`]);
+  const billedIds = new Set(rows.map((r) => r.event_id));
+  const missing = workload.ids.filter((id) => !billedIds.has(id));
+  const counts = await gateway.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
+  const key = (type: string) => `${QUEUE_PREFIX}:${USAGE_QUEUE}:${type}`;
+  const active = await Promise.all(
+    (await gateway.getActive(0, 4)).map(async (job) => `${job.id} (${job.name}, lock ${await client.pttl(key(`${job.id}:lock`))} ms)`),
+  );
+  return `${missing.length} missing (${missing.slice(0, 5).join(', ')}); jobs ${JSON.stringify(counts)}; active ${active.join(', ') || 'none'}; stalled set ${await client.scard(key('stalled'))}`;
+}
+
 async function everythingBilled(timeoutMs: number): Promise<void> {
-  await until(async () => (await billed()) === workload.ids.length, `all ${workload.ids.length} events billed`, timeoutMs, 100);
+  try {
+    await until(async () => (await billed()) === workload.ids.length, `all ${workload.ids.length} events billed`, timeoutMs, 100);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}: ${await queueState()}`);
+  }
   await drained(gateway, timeoutMs);
 }
 

@@ -2,12 +2,12 @@ import { describe, expect, it } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import { DataSource } from 'typeorm';
 import { createDataSource, dropDatabase, migrate } from '../libs/db/src/index.js';
 import { migrations } from '../migrations/index.js';
 import { uniqueQueueName } from './support/api.js';
+import { freePort } from './support/ports.js';
 
 // These start the built entry points (npm test builds dist/ first), as production does.
 const node = (script: string, env: Record<string, string | undefined>) =>
@@ -174,13 +174,6 @@ describe('api process', () => {
 describe('npm start', () => {
   // What `npm start` runs once migrations are applied (npm test has built dist/ already).
   const serve = (JSON.parse(readFileSync('package.json', 'utf8')).scripts.start as string).split(' && ').slice(1).join(' && ');
-  const freePort = () =>
-    new Promise<number>((done) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number };
-        server.close(() => done(port));
-      });
-    });
 
   /** Runs `command` with a terminal as stdout (util-linux `script`) until it has printed each of `started`; answers what it printed. */
   async function inTerminal(command: string, started: RegExp[], env: Record<string, string>): Promise<string[]> {

@@ -3,13 +3,14 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
 import { hashTag } from '../libs/config/src/index.js';
 import { ReconciliationService } from '../libs/db/src/index.js';
 import { BulkJobs, createRedisClient, keySlot, type RedisClient, type TakenJob } from '../libs/queue/src/index.js';
 import { ADMIN, drained, startApi, startWorker, testConfig, uniqueQueueName, type TestApi } from './support/api.js';
 import { createAccount, credit } from './support/factories.js';
+import { freePort } from './support/ports.js';
 import { RedisCluster } from './support/redis-cluster.js';
 import { scratchDatabase } from './support/scratch.js';
 import { until } from './support/until.js';
@@ -221,5 +222,23 @@ describe('on a Redis Cluster', () => {
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     // Each of the four shapes priced three times: a usage job, a usage-batch job, and over HTTP.
     expect(stdout.split('\n').filter((line) => /^gw-[0-9a-f]{8}-\d+ .* priced /.test(line))).toHaveLength(12);
+  }, 60_000);
+});
+
+describe('the test cluster itself', () => {
+  it('starts a node on other ports when a port it chose is taken before redis-server binds it', async () => {
+    const squatter = createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => squatter.once('listening', resolve));
+    const taken = (squatter.address() as AddressInfo).port;
+    let first = true;
+    const pickPort = async () => (first ? ((first = false), taken) : freePort());
+    try {
+      const other = await RedisCluster.start(3, pickPort);
+      other.stop();
+      expect(other.url).not.toContain(`:${taken}`);
+      expect(other.url.split(',')).toHaveLength(6);
+    } finally {
+      squatter.close();
+    }
   }, 60_000);
 });

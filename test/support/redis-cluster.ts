@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
@@ -15,7 +15,10 @@ interface ClusterNode {
 /** How long a master may be silent before the others call it failed and a replica takes over. */
 const NODE_TIMEOUT_MS = 1_000;
 
-const cli = (port: number, ...args: string[]) => execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 10_000 });
+const cli = (port: number, ...args: string[]) => cliWithin(10_000, port, ...args);
+
+const cliWithin = (timeout: number, port: number, ...args: string[]) =>
+  execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout, stdio: ['ignore', 'pipe', 'pipe'] });
 
 /**
  * A Redis Cluster of its own on 127.0.0.1, for one spec file: `masters` masters, each with one
@@ -26,12 +29,13 @@ export class RedisCluster {
   private readonly dir = mkdtempSync(join(tmpdir(), 'billing-redis-cluster-'));
   private nodes: ClusterNode[] = [];
 
-  static async start(masters = 3): Promise<RedisCluster> {
-    const cluster = new RedisCluster();
+  private constructor(private readonly pickPort: () => Promise<number>) {}
+
+  /** `pickPort` is freePort but for the test of what happens when a chosen port is taken. */
+  static async start(masters = 3, pickPort: () => Promise<number> = freePort): Promise<RedisCluster> {
+    const cluster = new RedisCluster(pickPort);
     try {
-      for (let i = 0; i < masters * 2; i++) cluster.nodes.push({ port: await freePort(), busPort: await freePort() });
-      for (const node of cluster.nodes) cluster.launch(node);
-      for (const node of cluster.nodes) await until(() => ping(node.port), `redis-server on ${node.port}`, 10_000);
+      for (let i = 0; i < masters * 2; i++) cluster.nodes.push(await cluster.startNode());
       const addresses = cluster.nodes.map((n) => `127.0.0.1:${n.port}`);
       execFileSync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'], { stdio: 'ignore', timeout: 30_000 });
       await cluster.settled();
@@ -47,7 +51,38 @@ export class RedisCluster {
     return `redis+cluster://${this.nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`;
   }
 
+  /**
+   * A node on two free ports, answering. A server that exits before it answers (its port was
+   * taken after freePort looked) is started again on two other ports; the error says why if
+   * three tries fail.
+   */
+  private async startNode(): Promise<ClusterNode> {
+    for (let attempt = 1; ; attempt++) {
+      const node: ClusterNode = { port: await this.pickPort(), busPort: await this.pickPort() };
+      if (node.port === node.busPort || this.nodes.some((n) => [n.port, n.busPort].some((p) => p === node.port || p === node.busPort))) continue;
+      let exited = false;
+      this.launch(node);
+      node.process!.once('exit', () => (exited = true));
+      await until(() => exited || ping(node.port), `redis-server on ${node.port}`, 10_000).catch((error: Error) => {
+        node.process!.kill('SIGKILL');
+        throw error;
+      });
+      if (!exited) return node;
+      if (attempt === 3) throw new Error(`redis-server on ${node.port} (bus ${node.busPort}) exited before it answered:\n${this.logOf(node)}`);
+    }
+  }
+
+  private logFile(node: ClusterNode): string {
+    return join(this.dir, `redis-${node.port}.log`);
+  }
+
+  private logOf(node: ClusterNode): string {
+    const file = this.logFile(node);
+    return existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-20).join('\n') : '(no log)';
+  }
+
   private launch(node: ClusterNode): void {
+    const log = openSync(this.logFile(node), 'a');
     node.process = spawn(
       'redis-server',
       [
@@ -55,8 +90,9 @@ export class RedisCluster {
         '--cluster-config-file', join(this.dir, `nodes-${node.port}.conf`), '--cluster-node-timeout', String(NODE_TIMEOUT_MS),
         '--dir', this.dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction',
       ],
-      { stdio: 'ignore' },
+      { stdio: ['ignore', log, log] },
     );
+    closeSync(log);
   }
 
   /** Slot ranges and their masters, as a node that answers sees them. */
@@ -120,7 +156,9 @@ export class RedisCluster {
     );
     onTakenOver(newMaster);
     this.launch(node);
-    await until(() => ping(port), `redis-server on ${port} again`, 10_000);
+    await until(() => ping(port), `redis-server on ${port} again`, 10_000).catch((error: Error) => {
+      throw new Error(`${error.message}\n${this.logOf(node)}`);
+    });
     await until(() => cli(port, 'ROLE').startsWith('slave'), `${port} to rejoin as a replica`, 30_000, 100);
     await this.settled();
   }
@@ -137,9 +175,10 @@ export class RedisCluster {
   }
 }
 
+/** Whether a redis-server answers on `port`; within a second, since whatever else took the port may never answer. */
 function ping(port: number): boolean {
   try {
-    return cli(port, 'PING').trim() === 'PONG';
+    return cliWithin(1_000, port, 'PING').trim() === 'PONG';
   } catch {
     return false;
   }

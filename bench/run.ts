@@ -330,7 +330,7 @@ function markdown(opts: { table: string; system: Record<string, unknown>; result
     r.aArrival ? `- (a), jobs arriving: the same jobs, none queued before the clock starts; the worker started, then addBulk (${SIZES.addBulkBatchJobs} jobs per call, one call after another) while it runs; clock from the first add until settled (the adds took ${fmtMs(r.aArrival.median.enqueueMs ?? 0)} of it). The floor ratio is of this figure. ${reps(r.aArrival)}.${flush(r.aArrival.median)}` : '',
     r.bArrival ? `- (b), jobs arriving: likewise for the single-event jobs (${SIZES.addBulkJobs} per addBulk call; the adds took ${fmtMs(r.bArrival.median.enqueueMs ?? 0)}). The floor ratio is of this figure. ${reps(r.bArrival)}.${flush(r.bArrival.median)}` : '',
     r.b ? `- (b): ${r.b.median.events.toLocaleString('en-US')} single-event usage jobs, enqueued as for ceiling 2 (${fmtMs(r.b.median.enqueueMs ?? 0)}, not timed); clock from resume until settled. ${reps(r.b)}.${flush(r.b.median)}` : '',
-    r.c ? `- (c): ${r.c.median.events.toLocaleString('en-US')} events in ${r.c.median.requests} POST /v1/usage-events requests, ${r.c.median.inFlight} in flight, API and worker running; clock from the first request until settled. Median run: all 202 after ${fmtMs(r.c.median.acceptedMs)} (${fmtRate(r.c.median.acceptedEventsPerSecond)} accepted; request p50 ${fmtMs(r.c.median.requestMs.p50)}, p99 ${fmtMs(r.c.median.requestMs.p99)}). ${reps(r.c)}.${flush(r.c.median)}` : '',
+    r.c ? `- (c): ${r.c.median.events.toLocaleString('en-US')} events in ${r.c.median.requests} POST /v1/usage-events requests, ${r.c.median.inFlight} in flight, API and worker running; clock from the first request until settled. Median run: all 202 after ${fmtMs(r.c.median.acceptedMs)} (${fmtRate(r.c.median.acceptedEventsPerSecond)} accepted; request p50 ${fmtMs(r.c.median.requestMs.p50)}, p99 ${fmtMs(r.c.median.requestMs.p99)}; ${r.c.median.billedWhenAccepted.toLocaleString('en-US')} of the events billed by then). ${reps(r.c)}.${flush(r.c.median)}` : '',
     r.d ? `- (d): ${r.d.count} sequential single-event usage jobs on an idle worker (after ${r.d.warmup.length} warm-up samples: ${r.d.warmup.map((x) => fmtMs(x)).join(', ')}), clock from before queue.add until a balance query (every ~${r.d.pollMs} ms) shows the event; ${r.d.pauseMs} ms pause between samples. Max ${fmtMs(r.d.max)}.` : '',
     r.invoices
       ? `- (f): ${r.invoices.via}, timed from the request until its answer is read, ${KNOBS.reps} run(s) per size on one freshly started API process (after a warm-up request for an empty month), the month's invoices removed before each run so each creates all of them; checked after each run: ${SIZES.accounts} invoices, Σ usage_total = Σ usage_events.cost of the month, Σ credits_total = Σ credits, Σ closing_balance = Σ balances, exactly. Small: ${month(r.invoices.small.data)}; ${invoiceRuns(r.invoices.small)}. Large: ${month(r.invoices.large.data)}; ${invoiceRuns(r.invoices.large)}.`
@@ -435,7 +435,7 @@ try {
   const cRuns: HttpRunResult[] = [];
   for (let rep = 1; rep <= KNOBS.reps && want('c'); rep++) {
     cRuns.push(await httpScenario(h, httpSet, rep));
-    say(`(c) HTTP ingest run ${rep}`, cRuns.at(-1)!, `; all accepted after ${fmtMs(cRuns.at(-1)!.acceptedMs)}`);
+    say(`(c) HTTP ingest run ${rep}`, cRuns.at(-1)!, `; all accepted after ${fmtMs(cRuns.at(-1)!.acceptedMs)}, ${cRuns.at(-1)!.billedWhenAccepted.toLocaleString('en-US')} billed by then`);
   }
   if (cRuns.length) results.c = series(cRuns);
 

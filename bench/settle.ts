@@ -71,6 +71,12 @@ export class Settler {
     }
   }
 
+  /** usage_events rows now: what the worker has billed so far (one count, while the clock runs). */
+  async billed(): Promise<number> {
+    const { rows } = await this.client.query('SELECT count(*)::int AS n FROM usage_events');
+    return (rows[0] as { n: number }).n;
+  }
+
   /**
    * The proof, after the clock stopped: every balance read back as text and compared with the
    * expected value as Money, the event count, and no rejection recorded.

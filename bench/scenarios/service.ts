@@ -114,6 +114,8 @@ export interface HttpRunResult extends ThroughputResult {
   /** When the last request had been answered 202 (API ingest alone). */
   acceptedMs: number;
   acceptedEventsPerSecond: number;
+  /** Events the worker had billed when the last request was answered: how much of its work it did while the API ingested. */
+  billedWhenAccepted: number;
   requestMs: LatencySummary;
 }
 
@@ -156,6 +158,7 @@ export async function httpScenario(h: Harness, set: EventSet, rep = 1): Promise<
       throw new Error(`${error.message} (api ${api.running ? 'running' : 'exited'}; stderr: ${api.stderrTail.join('\n') || 'empty'})`);
     });
     const accepted = performance.now();
+    const billedWhenAccepted = await h.settler.billed();
     const settled = await h.settler.waitSettled({ pollMs: KNOBS.settlePollMs, timeoutMs: KNOBS.scenarioTimeoutMs });
     const { ms, window } = clock.stop(settled);
     const verified = await h.settler.verify();
@@ -172,6 +175,7 @@ export async function httpScenario(h: Harness, set: EventSet, rep = 1): Promise<
       inFlight: SIZES.httpInFlight,
       acceptedMs: accepted - started,
       acceptedEventsPerSecond: perSecond(set.events.length, accepted - started),
+      billedWhenAccepted,
       requestMs: summarize(latencies),
     };
   } finally {

@@ -68,7 +68,7 @@ export class RedisCluster {
         throw error;
       });
       if (!exited) return node;
-      if (attempt === 3) throw new Error(`redis-server on ${node.port} (bus ${node.busPort}) exited before it answered:\n${this.logOf(node)}`);
+      if (attempt >= 3) throw new Error(`redis-server on ${node.port} (bus ${node.busPort}) exited before it answered:\n${this.logOf(node)}`);
     }
   }
 

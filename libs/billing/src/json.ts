@@ -22,36 +22,10 @@ export function isStorableString(s: string): boolean {
 export const MAX_JSON_DEPTH = 32;
 
 /**
- * Why `value` is not plain, storable JSON (null, booleans, finite numbers, storable
- * strings, arrays, plain objects, nested at most MAX_JSON_DEPTH deep), or null if it is.
- */
-export function jsonProblem(value: unknown, depth = 0): string | null {
-  if (value === null || typeof value === 'boolean') return null;
-  if (typeof value === 'number') return Number.isFinite(value) ? null : 'contains a non-finite number';
-  if (typeof value === 'string') return isStorableString(value) ? null : 'contains a NUL character or an unpaired surrogate';
-  if (depth >= MAX_JSON_DEPTH) return `is nested more than ${MAX_JSON_DEPTH} levels deep`;
-  if (Array.isArray(value)) {
-    for (const item of value) {
-      const problem = jsonProblem(item, depth + 1);
-      if (problem) return problem;
-    }
-    return null;
-  }
-  if (isPlainObject(value)) {
-    for (const [key, item] of Object.entries(value)) {
-      if (!isStorableString(key)) return 'contains a key with a NUL character or an unpaired surrogate';
-      const problem = jsonProblem(item, depth + 1);
-      if (problem) return problem;
-    }
-    return null;
-  }
-  return `contains a value that is not JSON (${typeof value})`;
-}
-
-/**
- * One walk instead of three (jsonProblem, canonicalJson, jsonByteLength) for the values the hot
- * path checks and stores: the reason `value` is not plain, storable JSON, or its canonical JSON
- * text (whose UTF-8 size is that of any JSON.stringify of it: the same tokens, keys reordered).
+ * One walk for the values the hot path checks and stores: the reason `value` is not plain,
+ * storable JSON (null, booleans, finite numbers, storable strings, arrays, plain objects, nested
+ * at most MAX_JSON_DEPTH deep), or its canonical JSON text (canonicalJson's, whose UTF-8 size is
+ * that of any JSON.stringify of it: the same tokens, keys reordered).
  */
 export function inspectJson(value: unknown): { problem: string; text?: never } | { text: string; problem?: never } {
   const walked = canonicalText(value, 0);
@@ -90,11 +64,6 @@ function canonicalText(value: unknown, depth: number): string | { problem: strin
     return `${text}}`;
   }
   return { problem: `contains a value that is not JSON (${typeof value})` };
-}
-
-/** Size of the JSON text of `value` in UTF-8 bytes. */
-export function jsonByteLength(value: unknown): number {
-  return Buffer.byteLength(JSON.stringify(value) ?? 'null', 'utf8');
 }
 
 /**

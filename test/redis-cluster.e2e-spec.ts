@@ -96,6 +96,9 @@ async function postUntilAccepted(events: WorkloadEvent[], retries: { n: number }
   }
 }
 
+/** The Redis key of one of the queue's parts, as BullMQ names it under the prefix. */
+const queueKey = (type: string) => `${QUEUE_PREFIX}:${USAGE_QUEUE}:${type}`;
+
 const singles = (events: WorkloadEvent[]) => events.map((data) => ({ name: 'usage', data }));
 
 /** Where the queue stands when events are missing: what a failure of everythingBilled reports beside its timeout. */
@@ -104,11 +107,10 @@ async function queueState(): Promise<string> {
   const billedIds = new Set(rows.map((r) => r.event_id));
   const missing = workload.ids.filter((id) => !billedIds.has(id));
   const counts = await gateway.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
-  const key = (type: string) => `${QUEUE_PREFIX}:${USAGE_QUEUE}:${type}`;
   const active = await Promise.all(
-    (await gateway.getActive(0, 4)).map(async (job) => `${job.id} (${job.name}, lock ${await client.pttl(key(`${job.id}:lock`))} ms)`),
+    (await gateway.getActive(0, 4)).map(async (job) => `${job.id} (${job.name}, lock ${await client.pttl(queueKey(`${job.id}:lock`))} ms)`),
   );
-  return `${missing.length} missing (${missing.slice(0, 5).join(', ')}); jobs ${JSON.stringify(counts)}; active ${active.join(', ') || 'none'}; stalled set ${await client.scard(key('stalled'))}`;
+  return `${missing.length} missing (${missing.slice(0, 5).join(', ')}); jobs ${JSON.stringify(counts)}; active ${active.join(', ') || 'none'}; stalled set ${await client.scard(queueKey('stalled'))}`;
 }
 
 async function everythingBilled(timeoutMs: number): Promise<void> {
@@ -124,8 +126,7 @@ describe('on a Redis Cluster', () => {
   it('keeps every key of the queue in the slot of the prefix\'s hash tag, as the cluster itself computes it', async () => {
     const slot = keySlot(hashTag(QUEUE_PREFIX)!);
     for (const type of ['wait', 'active', 'meta', 'events', 'stalled', 'completed', '17', '17:lock', 'billing:metrics']) {
-      const key = type === 'billing:metrics' ? `${QUEUE_PREFIX}:${type}` : `${QUEUE_PREFIX}:${USAGE_QUEUE}:${type}`;
-      expect(await client.cluster('KEYSLOT', key)).toBe(slot);
+      expect(await client.cluster('KEYSLOT', type === 'billing:metrics' ? `${QUEUE_PREFIX}:${type}` : queueKey(type))).toBe(slot);
     }
   });
 

@@ -27,13 +27,29 @@ export function httpRequest(opts: { port: number; method: string; path: string; 
   });
 }
 
-/** A free TCP port on 127.0.0.1 for the API process. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports are drawn from below Linux's ephemeral range (32768-60999 by default). A port the kernel
+ * hands out for `listen(0)` lies inside that range, where any outgoing connection (to Postgres,
+ * to Redis, of a parallel test) may take it as its local port between this check and the
+ * server's bind. That is the likeliest reason the Redis Cluster spec once failed in CI, its
+ * redis-server never answering (its own error was not kept).
+ */
+const LOWEST_PORT = 10_000;
+const HIGHEST_PORT = 32_767;
+
+/** A port on 127.0.0.1 that nothing listens on (yet), outside the ephemeral range: for the API process, or any server a test starts. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = LOWEST_PORT + Math.floor(Math.random() * (HIGHEST_PORT - LOWEST_PORT + 1));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port between ${LOWEST_PORT} and ${HIGHEST_PORT} after 100 tries`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = http.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }

@@ -1,12 +1,12 @@
-import { Pool } from 'undici';
 import { createServer } from 'node:net';
+import { type Dispatcher, Pool } from 'undici';
 
 /**
  * The bench's HTTP client: undici, one keep-alive pool of up to 64 connections per API port
  * (like a gateway's connection pool). On 2 cores the load generator shares the CPU with the
  * service it measures, so its cost per request is taken from the API and Postgres: undici's is
- * about 60% of node:http's (85 against 135 µs of CPU per request for a small POST and its JSON
- * answer, 32 in flight, in bench/README.md).
+ * about 60% of node:http's (61-87 against 121-125 µs of CPU per request for a small POST and its
+ * JSON answer, 32 in flight: bench/http-client-cost.ts).
  */
 const pools = new Map<number, Pool>();
 
@@ -28,7 +28,7 @@ export interface HttpResponse {
 export async function httpRequest(opts: { port: number; method: string; path: string; body?: string; headers?: Record<string, string> }): Promise<HttpResponse> {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  const response = await poolFor(opts.port).request({ method: opts.method as 'GET', path: opts.path, headers, body: opts.body });
+  const response = await poolFor(opts.port).request({ method: opts.method as Dispatcher.HttpMethod, path: opts.path, headers, body: opts.body });
   return { status: response.statusCode, body: await response.body.text() };
 }
 

@@ -25,10 +25,10 @@ export interface HttpResponse {
 }
 
 /** One request to 127.0.0.1:port, its whole body read as text. */
-export async function httpRequest(opts: { port: number; method: string; path: string; body?: string; headers?: Record<string, string> }): Promise<HttpResponse> {
+export async function httpRequest(opts: { port: number; method: Dispatcher.HttpMethod; path: string; body?: string; headers?: Record<string, string> }): Promise<HttpResponse> {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  const response = await poolFor(opts.port).request({ method: opts.method as Dispatcher.HttpMethod, path: opts.path, headers, body: opts.body });
+  const response = await poolFor(opts.port).request({ method: opts.method, path: opts.path, headers, body: opts.body });
   return { status: response.statusCode, body: await response.body.text() };
 }
 

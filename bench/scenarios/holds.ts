@@ -56,7 +56,7 @@ export interface HoldsDuringIngestResult {
   disturbed: boolean;
 }
 
-type Request = { method: string; path: string; body?: string };
+type Request = { method: 'GET' | 'POST'; path: string; body?: string };
 
 /**
  * `inFlight` clients, each sending the next request as soon as its last is answered, until
@@ -224,7 +224,7 @@ export async function holdsScenario(h: Harness): Promise<HoldsResult> {
     };
     const balances = (seed: number) => {
       const random = prng(seed);
-      return () => ({ method: 'GET', path: `/v1/accounts/${anyAccount(random)}/balance` });
+      return (): Request => ({ method: 'GET', path: `/v1/accounts/${anyAccount(random)}/balance` });
     };
     // Warm-up: the JIT, the pool's connections, the plans.
     await run({ inFlight: SIZES.holdsInFlight, count: 500, next: balances(1), expect: [200], holds: false });

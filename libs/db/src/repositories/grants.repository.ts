@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { type GrantEnding, type GrantSpec, Money, type StructuralEntry } from '@app/billing';
+import { type GrantEnding, type GrantSpec, Money, type StructuralEntry, formatMoney } from '@app/billing';
 import { balanceEvents, isoSql, moneySql } from './balance-events.sql.js';
 
 /** A grant as stored, with how it ended. */
@@ -207,7 +207,7 @@ export class GrantsRepository {
          RETURNING seq
        )
        SELECT count(*)::int AS events FROM events`,
-      [notices.map((n) => n.grantId), notices.map((n) => n.accountId), notices.map((n) => n.remaining.toFixed())],
+      [notices.map((n) => n.grantId), notices.map((n) => n.accountId), notices.map((n) => formatMoney(n.remaining))],
     );
     return rows[0].events;
   }
@@ -260,8 +260,8 @@ export class GrantsRepository {
           entryRows.map((e) => e.accountId),
           entryRows.map((e) => e.kind),
           entryRows.map((e) => e.creditKind),
-          entryRows.map((e) => e.removed.toFixed()),
-          entryRows.map((e) => e.balanceAfter.toFixed()),
+          entryRows.map((e) => formatMoney(e.removed)),
+          entryRows.map((e) => formatMoney(e.balanceAfter)),
           entryRows.map((e) => e.grantId),
         ],
       );
@@ -275,7 +275,7 @@ export class GrantsRepository {
              b.recharge_entry_id, b.recharge_threshold, b.recharge_target, b.recharge_requested_at
          )${balanceEvents('moved')}
          SELECT count(*) FROM moved`,
-        [accounts, accounts.map((a) => running.get(a)!.toFixed()), accounts.map((a) => balances.get(a)!.toFixed())],
+        [accounts, accounts.map((a) => formatMoney(running.get(a)!)), accounts.map((a) => formatMoney(balances.get(a)!))],
       );
     }
     // Endings with nothing left sit after the account's latest entry, at its balance then.
@@ -297,7 +297,7 @@ export class GrantsRepository {
         endings.map((e) => e.kind),
         endings.map((e) => entryIds.get(e.grantId) ?? null),
         endings.map((e) => (entryIds.has(e.grantId) ? null : (lastEntry.get(e.accountId) ?? null))),
-        endings.map((e) => (entryIds.has(e.grantId) ? null : running.get(e.accountId)!.toFixed())),
+        endings.map((e) => (entryIds.has(e.grantId) ? null : formatMoney(running.get(e.accountId)!))),
       ],
     );
     return entryIds;

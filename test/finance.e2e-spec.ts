@@ -62,6 +62,10 @@ describe('exports', () => {
   it('usage.csv has one row per priced event, costs exactly as stored', async () => {
     const { rows, text } = await csv('/v1/exports/usage.csv?from=2026-10-01T00:00:00Z&to=2026-12-01T00:00:00Z');
     expect(text.startsWith('event_id,account_id,occurred_at,model,endpoint,rate_card_version,input_tokens,cached_input_tokens,output_tokens,cache_reported,cost,ledger_entry_id,received_at\r\n')).toBe(true);
+    // Every record, the header's too, ends in CRLF, and no line break stands alone (no field here holds one).
+    expect(text.endsWith('\r\n')).toBe(true);
+    expect(text.split('\r\n')).toHaveLength(rows.length + 2);
+    expect(text.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
     expect(rows.map((r) => [r.account_id, r.occurred_at, r.input_tokens, r.cached_input_tokens, r.output_tokens, r.cost])).toEqual([
       [accounts[0], '2026-10-31T23:59:59.999Z', '1', '0', '1', '0.00000011'],
       [accounts[1], '2026-11-01T00:00:00.000Z', '262144', '0', '32768', '0.01277952'],

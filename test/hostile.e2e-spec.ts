@@ -121,6 +121,16 @@ const hostileKey = fc.oneof(
     arbitrary: fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', 'event_id', 'account_id', 'name', 'amount', 'kind', 'period', 'events', 'effective_from', 'prices', 'model', 'usage', 'metadata', 'limit'),
   },
 );
+/**
+ * A hostile object with the test's marker in front, so its rejection can be found again. A
+ * hostile key `_m` would overwrite the marker (fast-check does draw it), so that one key is left
+ * out; every other key, `__proto__` too, stays an own key of the object.
+ */
+function marked(marker: string, obj: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { _m: marker };
+  for (const [k, v] of Object.entries(obj)) if (k !== '_m') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  return out;
+}
 const hostileNumber = fc.oneof(
   fc.integer(),
   fc.double(),
@@ -830,9 +840,7 @@ describe('hostile queue payloads', () => {
           break;
         }
         case 'object': {
-          const obj: Record<string, unknown> = { _m: m };
-          for (const [k, v] of Object.entries(item.obj)) if (k !== '_m') Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
-          await put(obj, item.route);
+          await put(marked(m, item.obj), item.route);
           break;
         }
         case 'array':
@@ -900,7 +908,7 @@ describe('hostile queue payloads', () => {
             event[item.field[0]] = item.field[1];
             return event;
           }
-          return { _m: m, ...item.obj };
+          return marked(m, item.obj);
         });
         const text = JSON.stringify({ events });
         const res = judge(await send('post', '/v1/usage-events', { body: text, contentType: 'application/json' }), `POST /v1/usage-events ${text}`);
@@ -912,7 +920,8 @@ describe('hostile queue payloads', () => {
         const rows = await rejectedWith(prefix);
         if (rows.length !== events.length) throw new Error(`expected ${events.length} recorded rejections, got ${rows.length}`);
       }),
-      { numRuns: 25 },
+      // The first example is the case CI drew once, when a hostile `_m` key hid the marker (see marked()).
+      { numRuns: 25, examples: [[[{ obj: { _m: {} } }, { field: ['account_id', false] }]]] },
     );
   });
 

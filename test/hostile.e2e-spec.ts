@@ -121,16 +121,6 @@ const hostileKey = fc.oneof(
     arbitrary: fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', 'event_id', 'account_id', 'name', 'amount', 'kind', 'period', 'events', 'effective_from', 'prices', 'model', 'usage', 'metadata', 'limit'),
   },
 );
-/**
- * A hostile object with the test's marker in front, so its rejection can be found again. A
- * hostile key `_m` would overwrite the marker (fast-check does draw it), so that one key is left
- * out; every other key, `__proto__` too, stays an own key of the object.
- */
-function marked(marker: string, obj: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { _m: marker };
-  for (const [k, v] of Object.entries(obj)) if (k !== '_m') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
-  return out;
-}
 const hostileNumber = fc.oneof(
   fc.integer(),
   fc.double(),
@@ -859,6 +849,17 @@ describe('hostile queue payloads', () => {
     }
     if (batch.length) await queue.add('usage-batch', { events: batch });
     return items.length;
+  }
+
+  /**
+   * A hostile object with the test's marker in front, so its rejection can be found again. A
+   * hostile key `_m` would overwrite the marker (fast-check does draw it), so that one key is left
+   * out; every other key, `__proto__` too, stays an own key of the object.
+   */
+  function marked(marker: string, obj: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = { _m: marker };
+    for (const [k, v] of Object.entries(obj)) if (k !== '_m') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    return out;
   }
 
   async function rejectedWith(prefix: string): Promise<string[]> {

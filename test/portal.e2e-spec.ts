@@ -504,9 +504,13 @@ describe('keyboard and accessibility', () => {
     await page.keyboard.press('Enter');
     await page.getByTestId('balance').waitFor();
     const hours = page.getByRole('button', { name: 'Last 48 hours' });
+    const days = await page.getByTestId('usage-chart').elementHandle();
     await tabTo(page, hours);
     await page.keyboard.press('Enter');
     expect(await hours.getAttribute('aria-pressed')).toBe('true');
+    // The 30 days' chart stays on screen for a frame after the switch, then goes while the hours
+    // load: an arrow key in that frame, or on the hours' chart before it is drawn, reads nothing.
+    await days!.waitForElementState('hidden');
     await page.getByTestId('usage-chart').locator('canvas').waitFor();
     await tabTo(page, page.getByTestId('usage-chart'));
     await page.keyboard.press('ArrowLeft');
